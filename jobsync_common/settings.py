@@ -1,0 +1,73 @@
+"""Settings both connectors share: HTTP tuning and per-service credentials checks."""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import urlsplit
+
+from singer_sdk import typing as th
+
+from jobsync_common.errors import ConfigError
+from jobsync_common.http import RetryPolicy
+from jobsync_common.redact import register_secrets
+
+
+def http_tuning_properties() -> list[th.Property]:
+    """Retry, timeout and concurrency settings (same names in tap and target)."""
+    return [
+        th.Property(
+            "request_timeout",
+            th.NumberType,
+            default=60,
+            description="Seconds to wait for a response before the attempt counts as failed (and is retried).",
+        ),
+        th.Property(
+            "retry_max_tries",
+            th.IntegerType,
+            default=RetryPolicy.max_tries,
+            description="Attempts per request before a retryable failure (429, 5xx, reset, timeout, "
+            "undecodable body) fails the run.",
+        ),
+        th.Property(
+            "retry_backoff_seconds",
+            th.NumberType,
+            default=RetryPolicy.backoff_seconds,
+            description="First back-off wait; doubles on each retry (with jitter). A 429's Retry-After wins.",
+        ),
+        th.Property(
+            "retry_max_backoff_seconds",
+            th.NumberType,
+            default=RetryPolicy.max_backoff_seconds,
+            description="Upper bound for one exponential back-off wait.",
+        ),
+        th.Property(
+            "max_workers",
+            th.IntegerType,
+            default=4,
+            description="Upper bound on concurrent requests per service (child streams in the tap, writes "
+            "in the target). The rate limiter still applies.",
+        ),
+    ]
+
+
+def rate_limit_property(service_key: str, service_name: str, default: int | None, why: str) -> th.Property:
+    return th.Property(
+        f"{service_key}_requests_per_minute",
+        th.IntegerType,
+        default=default,
+        description=f"Proactive limit for {service_name} requests from this process (0 or empty: no limit). {why}",
+    )
+
+
+def check_base_url(config: t.Mapping[str, t.Any], setting: str) -> str:
+    """Return a base URL setting, or fail naming it when it is not an http(s) URL."""
+    value = str(config.get(setting) or "")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        msg = f"Setting `{setting}` must be an http(s) URL, got {value!r}."
+        raise ConfigError(msg)
+    return value.rstrip("/")
+
+
+def register_config_secrets(config: t.Mapping[str, t.Any], secret_settings: t.Iterable[str]) -> None:
+    register_secrets(config.get(name) for name in secret_settings)

@@ -1,0 +1,63 @@
+"""``jobsync-sandbox serve``: run every simulated API on one loopback port."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from jobsync_sandbox.configs import sandbox_env, tap_config, target_config
+from jobsync_sandbox.server import Sandbox
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="jobsync-sandbox", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the sandbox until interrupted")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--seed", type=int, default=1)
+    serve.add_argument(
+        "--sizes",
+        default="{}",
+        help='JSON of seeded data sizes per API, e.g. \'{"jobcase": {"jobs": 1000}}\'',
+    )
+    serve.add_argument("--credentials", type=Path, help="JSON file of credentials per API (default: sandbox ones)")
+    serve.add_argument("--write-env", type=Path, help="write TAP_JOBSYNC_*/TARGET_JOBSYNC_* variables here")
+    serve.add_argument("--write-configs", type=Path, help="write tap.json and target.json into this directory")
+    serve.add_argument("--ready-file", type=Path, help="write the base URLs here (JSON) once serving")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    credentials = json.loads(args.credentials.read_text()) if args.credentials else None
+    sandbox = Sandbox(seed=args.seed, sizes=json.loads(args.sizes), credentials=credentials)
+    sandbox.start(args.host, args.port)
+    creds = {name: api.credentials for name, api in sandbox.apis.items()}
+    urls = {"control": sandbox.url, **sandbox.base_urls}
+    if args.write_env:
+        env = sandbox_env(sandbox.base_urls, creds) | {"JOBSYNC_SANDBOX_URL": sandbox.url}
+        args.write_env.write_text("".join(f"export {k}={json.dumps(v)}\n" for k, v in env.items()))
+    if args.write_configs:
+        args.write_configs.mkdir(parents=True, exist_ok=True)
+        (args.write_configs / "tap.json").write_text(json.dumps(tap_config(sandbox.base_urls, creds), indent=2))
+        (args.write_configs / "target.json").write_text(json.dumps(target_config(sandbox.base_urls, creds), indent=2))
+    for name, url in urls.items():
+        print(f"{name:16} {url}", flush=True)
+    if args.ready_file:
+        args.ready_file.write_text(json.dumps(urls))
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    sandbox.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""tap-jobsync: TrackJobChanges, PCRecruiter, ZipRecruiter Job Alerts and Jobcase."""

@@ -1,0 +1,40 @@
+"""What each service contributes to the tap: its settings and its streams."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from singer_sdk import typing as th
+
+from jobsync_common.errors import ConfigError
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream, Tap
+
+
+@dataclass(frozen=True)
+class TapService:
+    key: str
+    name: str
+    settings: list[th.Property]
+    #: Settings that must all be set for the service to contribute streams.
+    credential_settings: tuple[str, ...]
+    secret_settings: tuple[str, ...]
+    stream_types: t.Callable[[t.Mapping[str, t.Any]], list[type[Stream]]]
+    #: Settings that must be set once the service is configured (checked with a clear message).
+    required_when_configured: tuple[str, ...] = field(default=())
+
+    def is_configured(self, config: t.Mapping[str, t.Any]) -> bool:
+        present = [s for s in self.credential_settings if config.get(s) not in (None, "")]
+        if not present:
+            return False
+        missing = [s for s in (*self.credential_settings, *self.required_when_configured) if config.get(s) in (None, "")]
+        if missing:
+            names = ", ".join(f"`{m}`" for m in missing)
+            msg = f"{self.name} is partly configured: also set {names} (or remove its other settings)."
+            raise ConfigError(msg)
+        return True
+
+    def streams(self, tap: Tap) -> list[Stream]:
+        return [stream_type(tap=tap) for stream_type in self.stream_types(tap.config)]

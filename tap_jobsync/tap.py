@@ -1,0 +1,62 @@
+"""tap-jobsync: declares settings and streams; the services live in their own packages."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import Stream, Tap
+from singer_sdk import typing as th
+
+from jobsync_common.cli import run_plugin_cli
+from jobsync_common.errors import ConfigError
+from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from tap_jobsync.jobcase import SERVICE as JOBCASE
+from tap_jobsync.pcrecruiter import SERVICE as PCRECRUITER
+from tap_jobsync.service import TapService
+from tap_jobsync.trackjobchanges import SERVICE as TRACKJOBCHANGES
+from tap_jobsync.ziprecruiter import SERVICE as ZIPRECRUITER
+
+SERVICES: tuple[TapService, ...] = (TRACKJOBCHANGES, PCRECRUITER, ZIPRECRUITER, JOBCASE)
+
+
+class TapJobSync(Tap):
+    """Singer tap for TrackJobChanges, PCRecruiter, ZipRecruiter Job Alerts and Jobcase."""
+
+    name = "tap-jobsync"
+    package_name = "jobsync"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="ISO 8601 lower bound for incremental streams on their first run.",
+        ),
+        *http_tuning_properties(),
+        *(prop for service in SERVICES for prop in service.settings),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        register_config_secrets(self.config, (s for service in SERVICES for s in service.secret_settings))
+
+    def configured_services(self) -> list[TapService]:
+        configured = [service for service in SERVICES if service.is_configured(self.config)]
+        if not configured:
+            wanted = "; ".join(
+                f"{service.name}: {', '.join(f'`{s}`' for s in service.credential_settings)}" for service in SERVICES
+            )
+            msg = f"No service is configured. Set the credentials of at least one: {wanted}."
+            raise ConfigError(msg)
+        return configured
+
+    def discover_streams(self) -> list[Stream]:
+        register_config_secrets(self.config, (s for service in SERVICES for s in service.secret_settings))
+        return [stream for service in self.configured_services() for stream in service.streams(self)]
+
+
+def main() -> None:
+    run_plugin_cli(TapJobSync, "tap-jobsync")
+
+
+if __name__ == "__main__":
+    main()

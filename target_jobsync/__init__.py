@@ -1,0 +1,1 @@
+"""target-jobsync: write-back to Workable, ZipRecruiter Job Alerts and Jobcase."""

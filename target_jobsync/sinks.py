@@ -1,0 +1,185 @@
+"""The sink base every target-jobsync sink builds on.
+
+A sink validates each record against the JSON Schema it accepts (destination
+field names, as the API documents name them) before any call, then writes the
+batch when the target drains it: records that share a match key are written in
+order, different keys concurrently (bounded by ``max_workers``). Each write
+reports what it did (created, updated, unchanged, deleted); a record the
+destination refuses goes to the dead-letter file or fails the run.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from pathlib import Path
+
+import jsonschema
+from singer_sdk import BatchSink
+
+from jobsync_common.errors import APIRejectedError, JobSyncError
+from jobsync_common.redact import scrub
+
+if t.TYPE_CHECKING:
+    from jobsync_common.http import ServiceClient
+    from target_jobsync.target import TargetJobSync
+
+CREATED = "created"
+UPDATED = "updated"
+UNCHANGED = "unchanged"
+DELETED = "deleted"
+REJECTED = "rejected"
+OUTCOMES = (CREATED, UPDATED, UNCHANGED, DELETED, REJECTED)
+
+SCHEMAS_DIR = Path(__file__).parent / "schemas"
+
+
+class RecordRejected(JobSyncError):
+    """A record this sink will not send (fails validation or a documented API rule)."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        self.reason = reason
+        self.status = status
+        super().__init__(reason)
+
+
+def load_input_schema(sink_name: str) -> dict[str, t.Any]:
+    return json.loads((SCHEMAS_DIR / f"{sink_name}.json").read_text())
+
+
+class JobSyncSink(BatchSink):
+    """Base of the target's sinks (see module docstring)."""
+
+    #: Name of this sink (the stream name it accepts), e.g. ``"jobcase_jobs"``.
+    sink_name: t.ClassVar[str]
+    #: Key of the service client this sink writes through, e.g. ``"jobcase"``.
+    service_key: t.ClassVar[str]
+    #: Records per drain when the target does not drain earlier (on STATE).
+    default_batch_size: t.ClassVar[int] = 200
+    #: Record fields that identify one destination object (writes to one key stay in order).
+    match_fields: t.ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, target: TargetJobSync, *args: t.Any, **kwargs: t.Any) -> None:
+        self.jobsync_target = target
+        super().__init__(target, *args, **kwargs)
+        self.outcomes: collections.Counter[str] = collections.Counter()
+        self._outcomes_lock = threading.Lock()
+        self.input_schema = load_input_schema(self.sink_name)
+        self._input_validator = jsonschema.Draft7Validator(self.input_schema)
+
+    # -- singer-sdk hooks ------------------------------------------------------------------
+    @property
+    def max_size(self) -> int:
+        return int(self.config.get("batch_size_rows") or self.default_batch_size)
+
+    def get_validator(self) -> None:  # noqa: PLR6301
+        """Records are validated against the sink's own input schema in :meth:`process_record`."""
+        return None
+
+    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
+        # singer-sdk strips every _sdc_* field; we keep _sdc_deleted_at: it drives deletes.
+        deleted_at = record.get("_sdc_deleted_at")
+        super()._remove_sdc_metadata_from_record(record)
+        if deleted_at:
+            record["_sdc_deleted_at"] = deleted_at
+
+    def _parse_timestamps_in_record(self, *args: t.Any, **kwargs: t.Any) -> None:
+        """Send timestamps to the APIs exactly as received (no datetime objects in payloads)."""
+
+    def process_record(self, record: dict, context: dict) -> None:
+        errors = sorted(self._input_validator.iter_errors(record), key=lambda e: list(e.absolute_path))
+        if errors:
+            details = "; ".join(
+                f"{'/'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}" for e in errors[:5]
+            )
+            self.reject(record, f"does not match the {self.sink_name} input schema: {details}")
+            return
+        context.setdefault("records", []).append(record)
+
+    def process_batch(self, context: dict) -> None:
+        records: list[dict] = context.get("records", [])
+        if records:
+            self.write_batch(records)
+
+    # -- writing ----------------------------------------------------------------------------
+    @property
+    def client(self) -> ServiceClient:
+        return self.jobsync_target.service_client(self.service_key)
+
+    def request(self, method: str, path: str, **kwargs: t.Any) -> t.Any:
+        """Call the destination through the shared client, counting this sink's API calls."""
+        return self.client.request(method, path, on_attempt=self._count_call, **kwargs)
+
+    def _count_call(self) -> None:
+        self.tally("api_calls")
+
+    @property
+    def dry_run(self) -> bool:
+        return bool(self.config.get("dry_run"))
+
+    @cached_property
+    def max_workers(self) -> int:
+        return max(1, int(self.config.get("max_workers") or 1))
+
+    def match_key(self, record: dict) -> t.Hashable:
+        return tuple(record.get(f) for f in self.match_fields) or id(record)
+
+    def write_batch(self, records: list[dict]) -> None:
+        """Write records: same match key in order, different keys concurrently."""
+        groups: dict[t.Hashable, list[dict]] = {}
+        for record in records:
+            groups.setdefault(self.match_key(record), []).append(record)
+        if self.max_workers == 1 or len(groups) == 1:
+            for group in groups.values():
+                self._write_group(group)
+            return
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix=self.sink_name) as pool:
+            for future in [pool.submit(self._write_group, group) for group in groups.values()]:
+                future.result()  # re-raises the first failure (auth, retries exhausted)
+
+    def _write_group(self, records: list[dict]) -> None:
+        for record in records:
+            self.write_one(record)
+
+    def write_one(self, record: dict) -> None:
+        try:
+            outcome = self.write_record(record)
+        except RecordRejected as exc:
+            self.reject(record, exc.reason, exc.status)
+            return
+        except APIRejectedError as exc:
+            self.reject(record, exc.text, exc.status, endpoint=exc.endpoint)
+            return
+        self.tally(outcome)
+
+    def write_record(self, record: dict) -> str:
+        """Write one record to the destination; return one of the outcome constants."""
+        raise NotImplementedError
+
+    def tally(self, outcome: str, count: int = 1) -> None:
+        with self._outcomes_lock:
+            self.outcomes[outcome] += count
+
+    def reject(self, record: dict, reason: str, status: int | None = None, *, endpoint: str | None = None) -> None:
+        """Dead-letter the record with its reason, or fail the run naming it."""
+        self.tally(REJECTED)
+        self.jobsync_target.dead_letter(
+            stream=self.stream_name,
+            sink=self.sink_name,
+            record=record,
+            reason=scrub(reason),
+            status=status,
+            endpoint=endpoint,
+            key=self.describe_record(record),
+        )
+
+    def describe_record(self, record: dict) -> str:
+        fields = [f for f in self.match_fields if record.get(f) not in (None, "")]
+        return ", ".join(f"{f}={record[f]!r}" for f in fields) or "(no key fields)"
+
+    def summary(self) -> dict[str, t.Any]:
+        return {outcome: self.outcomes.get(outcome, 0) for outcome in (*OUTCOMES, "api_calls")}

@@ -1,0 +1,182 @@
+"""target-jobsync: declares settings and routes streams to the destination sinks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import typing as t
+from pathlib import Path
+
+from singer_sdk import Target
+from singer_sdk import typing as th
+
+from jobsync_common.cli import run_plugin_cli
+from jobsync_common.errors import ConfigError, JobSyncError
+from jobsync_common.redact import scrub
+from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from target_jobsync.jobcase import DESTINATION as JOBCASE
+from target_jobsync.workable import DESTINATION as WORKABLE
+from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
+
+if t.TYPE_CHECKING:
+    from singer_sdk.sinks import Sink
+
+    from jobsync_common.http import ServiceClient
+    from target_jobsync.destination import Destination
+    from target_jobsync.sinks import JobSyncSink
+
+DESTINATIONS: tuple[Destination, ...] = (WORKABLE, ZIPRECRUITER, JOBCASE)
+SINKS: dict[str, tuple[Destination, type[JobSyncSink]]] = {
+    sink.sink_name: (destination, sink) for destination in DESTINATIONS for sink in destination.sinks
+}
+
+
+class RecordRejectedError(JobSyncError):
+    """A record was refused and no dead-letter file is configured."""
+
+
+class TargetJobSync(Target):
+    """Singer target writing to Workable, ZipRecruiter Job Alerts and Jobcase."""
+
+    name = "target-jobsync"
+    package_name = "jobsync"
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "stream_routes",
+            th.ObjectType(additional_properties=th.StringType),
+            description="Map incoming stream names to sink names, e.g. "
+            '{"positions_for_jobcase": "jobcase_jobs"}. Stream names equal to a sink name need no route.',
+        ),
+        th.Property(
+            "dead_letter_path",
+            th.StringType,
+            description="JSONL file that receives records the destination rejects, with the reason. "
+            "Without it, a rejected record fails the run.",
+        ),
+        th.Property(
+            "dry_run",
+            th.BooleanType,
+            default=False,
+            description="Validate and report what would be written; call no write endpoint.",
+        ),
+        th.Property(
+            "summary_path",
+            th.StringType,
+            description="Optional JSON file for the end-of-run summary per sink.",
+        ),
+        *http_tuning_properties(),
+        *(prop for destination in DESTINATIONS for prop in destination.settings),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self._clients: dict[str, ServiceClient] = {}
+        self._clients_lock = threading.Lock()
+        self._dead_letter_lock = threading.Lock()
+        self._summaries: dict[str, dict[str, t.Any]] = {}
+        super().__init__(*args, **kwargs)
+        register_config_secrets(self.config, (s for d in DESTINATIONS for s in d.secret_settings))
+
+    # -- routing ---------------------------------------------------------------------------
+    def sink_name_for(self, stream_name: str) -> str:
+        routes = self.config.get("stream_routes") or {}
+        return routes.get(stream_name, stream_name)
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        sink_name = self.sink_name_for(stream_name)
+        if sink_name not in SINKS:
+            routes = self.config.get("stream_routes") or {}
+            msg = (
+                f"Unknown stream {stream_name!r}: target-jobsync writes {', '.join(sorted(SINKS))}. "
+                f"Route other stream names with `stream_routes` (now {json.dumps(routes)})."
+            )
+            raise ConfigError(msg)
+        destination, sink_class = SINKS[sink_name]
+        missing = [s for s in destination.required_settings if self.config.get(s) in (None, "")]
+        if missing:
+            msg = f"Stream {stream_name!r} goes to {destination.name}, which needs {', '.join(f'`{m}`' for m in missing)}."
+            raise ConfigError(msg)
+        return sink_class
+
+    def service_client(self, key: str) -> ServiceClient:
+        with self._clients_lock:
+            client = self._clients.get(key)
+            if client is None:
+                destination = next(d for d in DESTINATIONS if d.key == key)
+                client = self._clients[key] = destination.make_client(self.config)
+            return client
+
+    # -- data safety -------------------------------------------------------------------------
+    def _process_state_message(self, message_dict: dict) -> None:
+        """Drain every sink, then emit the state: it now covers only accepted records.
+
+        singer-sdk would otherwise hold the state until a sink fills up or the stream
+        ends; a stopped write-back run keeps what it confirmed this way.
+        """
+        super()._process_state_message(message_dict)
+        self.drain_all()
+
+    def dead_letter(
+        self,
+        *,
+        stream: str,
+        sink: str,
+        record: dict,
+        reason: str,
+        status: int | None,
+        endpoint: str | None,
+        key: str,
+    ) -> None:
+        path = self.config.get("dead_letter_path")
+        if not path:
+            where = f" (HTTP {status} from {endpoint})" if status else ""
+            msg = (
+                f"Record {key} of stream {stream!r} was rejected{where}: {reason}. "
+                "Set `dead_letter_path` to collect rejected records instead of failing."
+            )
+            raise RecordRejectedError(msg)
+        line = {
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "stream": stream,
+            "sink": sink,
+            "key": key,
+            "status": status,
+            "endpoint": endpoint,
+            "error": scrub(reason),
+            "record": record,
+        }
+        with self._dead_letter_lock:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line, default=str) + "\n")
+        self.logger.warning("Dead-lettered record %s of %s: %s", key, stream, scrub(reason))
+
+    # -- reporting ---------------------------------------------------------------------------
+    def process_endofpipe(self) -> None:
+        super().process_endofpipe()
+        self.report_summary()
+
+    def report_summary(self) -> None:
+        summary: dict[str, t.Any] = {}
+        for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
+            entry = summary.setdefault(sink.stream_name, {"sink": getattr(sink, "sink_name", sink.stream_name)})
+            for outcome, count in getattr(sink, "summary", dict)().items():
+                entry[outcome] = entry.get(outcome, 0) + count
+        for key, client in self._clients.items():
+            summary.setdefault("_api_calls", {})[key] = {"total": client.total_calls, **client.calls}
+        if self.config.get("dry_run"):
+            summary["_dry_run"] = True
+        for stream, entry in summary.items():
+            self.logger.info("Summary %s: %s", stream, json.dumps(entry, sort_keys=True))
+        if self.config.get("summary_path"):
+            Path(self.config["summary_path"]).write_text(json.dumps(summary, indent=2, sort_keys=True))
+
+
+def main() -> None:
+    run_plugin_cli(TargetJobSync, "target-jobsync")
+
+
+if __name__ == "__main__":
+    main()
