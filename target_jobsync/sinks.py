@@ -110,9 +110,22 @@ class JobSyncSink(BatchSink):
     def client(self) -> ServiceClient:
         return self.jobsync_target.service_client(self.service_key)
 
-    def request(self, method: str, path: str, **kwargs: t.Any) -> t.Any:
-        """Call the destination through the shared client, counting this sink's API calls."""
-        return self.client.request(method, path, on_attempt=self._count_call, **kwargs)
+    def request(
+        self, method: str, path: str, *, on_attempt: t.Callable[[], None] | None = None, **kwargs: t.Any
+    ) -> t.Any:
+        """Call the destination through the shared client, counting this sink's API calls.
+
+        ``on_attempt`` (optional) runs before every attempt, after the count: a sink can
+        check there whether an earlier attempt of a non-idempotent call already took
+        effect, and raise to stop the retry.
+        """
+
+        def attempt() -> None:
+            self._count_call()
+            if on_attempt is not None:
+                on_attempt()
+
+        return self.client.request(method, path, on_attempt=attempt, **kwargs)
 
     def _count_call(self) -> None:
         self.tally("api_calls")

@@ -117,6 +117,13 @@ class TargetJobSync(Target):
         super()._process_state_message(message_dict)
         self.drain_all()
 
+    def _write_state_message(self, state: dict) -> None:
+        # Never an empty state (it would wipe Meltano's stored state), never the same one twice.
+        if not state or state == getattr(self, "_last_written_state", None):
+            return
+        self._last_written_state = state
+        super()._write_state_message(state)
+
     def dead_letter(
         self,
         *,
@@ -163,7 +170,8 @@ class TargetJobSync(Target):
         for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
             entry = summary.setdefault(sink.stream_name, {"sink": getattr(sink, "sink_name", sink.stream_name)})
             for outcome, count in getattr(sink, "summary", dict)().items():
-                entry[outcome] = entry.get(outcome, 0) + count
+                # Counts add up; lists (e.g. ZipRecruiter batch ids) concatenate.
+                entry[outcome] = entry[outcome] + count if outcome in entry else count
         for key, client in self._clients.items():
             summary.setdefault("_api_calls", {})[key] = {"total": client.total_calls, **client.calls}
         if self.config.get("dry_run"):

@@ -1,15 +1,410 @@
-"""Workable sinks of target-jobsync (placeholder: being written)."""
+"""Workable destination: candidate updates through ``PATCH /candidates/:id``.
+
+Workable replaces a candidate's array keys (education/experience entries, social
+profiles, tags) with whatever a PATCH sends. In ``merge`` mode (the default) the
+sink reads the candidate first and sends the full merged lists, so a record that
+adds one experience entry never deletes the others; in ``replace`` mode the lists
+become what the record holds. Either way, the PATCH carries only the keys that
+would change, and none is sent when nothing would (``unchanged``).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
+import threading
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from jobsync_common import workable
+from jobsync_common.errors import ConfigError
+from jobsync_common.http import RetryPolicy, ServiceClient, decode_json, describe_request
+from jobsync_common.ratelimit import get_rate_limiter
 from target_jobsync.destination import Destination
+from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+
+LOGGER = logging.getLogger("target_jobsync.workable")
+
+SCALARS = (
+    "firstname", "lastname", "name", "email", "headline", "summary", "address", "phone", "texting_consent",
+    "cover_letter",
+)  # fmt: skip
+# Workable re-hosts uploaded files and shows only its own (changing) URL, so a file
+# cannot be compared: each group is sent as one unit (see ``plan_files``).
+FILE_GROUPS = (("resume_url", ("resume", "resume_url")), ("image_url", ("image", "image_url", "image_source")))
+SOCIAL_FIELDS = ("type", "name", "username", "url")
+STRING_LISTS = ("tags", "skills")
+
+DELETE_REASON = (
+    "the source deleted this candidate, but Workable's API offers no candidate delete through "
+    "PATCH /candidates/:id; nothing was changed in Workable (remove or archive the candidate there by hand)"
+)
+
+
+@dataclass(frozen=True)
+class EntryKind:
+    """An array of Workable entries with ids (PUT semantics) and the natural key used to match them."""
+
+    key: str
+    fields: tuple[str, ...]
+    #: First part is the required field; a missing value of the other parts matches anything.
+    natural_key: tuple[str, ...]
+
+
+ENTRY_KINDS = (
+    EntryKind(
+        "experience_entries",
+        ("title", "summary", "company", "industry", "start_date", "end_date", "current"),
+        ("title", "company", "start_date"),
+    ),
+    EntryKind(
+        "education_entries",
+        ("school", "degree", "field_of_study", "start_date", "end_date"),
+        ("school", "degree", "start_date"),
+    ),
+)
+
+
+# -- normalising records --------------------------------------------------------------------------
+def as_date(value: t.Any) -> t.Any:
+    """Workable takes YYYY-MM-DD; a date-time from a tap is cut to its date."""
+    return value[:10] if isinstance(value, str) and len(value) > 10 and value[4] == "-" else value  # noqa: PLR2004
+
+
+def skill_name(value: t.Any) -> str:
+    """Skills are written as strings but read back as ``{"name": ...}``: accept both."""
+    return value.get("name") if isinstance(value, dict) else value
+
+
+def to_payload(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The record in the form Workable takes: no id or ``_sdc_`` keys, dates cut, skills as strings."""
+    wanted = {k: v for k, v in record.items() if k != "id" and not k.startswith("_sdc_")}
+    for kind in ENTRY_KINDS:
+        if wanted.get(kind.key) is not None:
+            wanted[kind.key] = [
+                {
+                    **{k: as_date(v) if k.endswith("_date") else v for k, v in entry.items()},
+                    **({"id": str(entry["id"])} if entry.get("id") is not None else {}),
+                }
+                for entry in wanted[kind.key]
+            ]
+    if wanted.get("skills") is not None:
+        wanted["skills"] = [skill_name(s) for s in wanted["skills"]]
+    if wanted.get("firstname") and wanted.get("lastname"):
+        # Workable derives `name` from these two; sending a different `name` too would never settle.
+        wanted.pop("name", None)
+    return wanted
+
+
+def _scalar(key: str, value: t.Any) -> t.Any:
+    """Comparable form of a scalar: Workable stores "" as null; emails compare without case."""
+    if value == "":
+        return None
+    return _fold(value) if key == "email" else value
+
+
+def _fold(value: t.Any) -> t.Any:
+    return value.strip().casefold() if isinstance(value, str) else value
+
+
+# -- planning one PATCH ------------------------------------------------------------------------------
+def plan_update(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], mode: str) -> dict[str, t.Any]:
+    """The PATCH body that turns ``current`` into what ``wanted`` asks for: changed keys only.
+
+    A null never clears a Workable value, in either mode (a source that does not know a
+    value must not erase it; the mode is about lists): send "" to clear a text field.
+    """
+    payload: dict[str, t.Any] = {}
+    for key in SCALARS:
+        value = wanted.get(key)
+        if value is None or _scalar(key, value) == _scalar(key, current.get(key)):
+            continue
+        payload[key] = value
+    for kind in ENTRY_KINDS:
+        if wanted.get(kind.key) is None:
+            continue
+        existing = [_pick(e, ("id", *kind.fields)) for e in current.get(kind.key) or []]
+        send = merge_entries(kind, existing, wanted[kind.key]) if mode == workable.MERGE else wanted[kind.key]
+        if predict_entries(kind, existing, send) != [_content(e, kind.fields) for e in existing]:
+            payload[kind.key] = send
+    if wanted.get("social_profiles") is not None:
+        existing = [_pick(p, SOCIAL_FIELDS) for p in current.get("social_profiles") or []]
+        send = wanted["social_profiles"]
+        if mode == workable.MERGE:
+            send = merge_by(existing, send, lambda p: p.get("type"), SOCIAL_FIELDS)
+        if [_content(p, SOCIAL_FIELDS) for p in send] != [_content(p, SOCIAL_FIELDS) for p in existing]:
+            payload["social_profiles"] = send
+    for key in STRING_LISTS:
+        if wanted.get(key) is None:
+            continue
+        existing = [skill_name(v) for v in current.get(key) or []]
+        send = merge_strings(existing, wanted[key]) if mode == workable.MERGE else list(dict.fromkeys(wanted[key]))
+        if sorted(send) != sorted(existing):
+            payload[key] = send
+    payload.update(plan_files(current, wanted, mode))
+    return payload
+
+
+def plan_files(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], mode: str) -> dict[str, t.Any]:
+    """Resume/image keys to send.
+
+    Workable cannot tell us whether its file is the one in the record, so merge mode
+    sends a file only when the candidate has none yet: re-runs cost no write and a
+    resume a recruiter attached is never overwritten. Replace mode always sends it.
+    """
+    files: dict[str, t.Any] = {}
+    for shown_as, group in FILE_GROUPS:
+        given = {k: wanted[k] for k in group if wanted.get(k) is not None}
+        if given and (mode == workable.REPLACE or not current.get(shown_as)):
+            files.update(given)
+    return files
+
+
+def merge_entries(kind: EntryKind, existing: list[dict], incoming: list[dict]) -> list[dict]:
+    """Existing entries (with ids, so Workable keeps them) updated or extended by ``incoming``."""
+    result = [dict(e) for e in existing]
+    # Entries already standing for one incoming entry: a loose match must not take them again.
+    claimed: list[dict] = []
+    for entry in _collapse_same_key(kind, incoming):
+        if entry.get("id") is not None:
+            match = next((r for r in result if r.get("id") == str(entry["id"])), None)
+            if match is None:
+                msg = f"{kind.key}: entry id {entry['id']!r} is not one of this candidate's entries in Workable"
+                raise RecordRejected(msg)
+        else:
+            match = _natural_match(kind, result, entry, claimed)
+        if match is None:
+            result.append({f: entry[f] for f in kind.fields if f in entry})
+            claimed.append(result[-1])
+            continue
+        claimed.append(match)
+        for field in kind.fields:
+            value = entry.get(field)
+            # Keep Workable's spelling of a key that matched ignoring case ("ceo" vs "CEO").
+            if value is None or (field in kind.natural_key and _fold(value) == _fold(match.get(field))):
+                continue
+            match[field] = value
+    return result
+
+
+def _collapse_same_key(kind: EntryKind, incoming: list[dict]) -> list[dict]:
+    """One entry per natural key (later values win): a record listing a job twice means one job."""
+    collapsed: dict[t.Hashable, dict] = {}
+    for entry in incoming:
+        if entry.get("id") is not None:
+            key: tuple = ("id", str(entry["id"]))
+        else:
+            key = tuple(_fold(entry.get(p)) for p in kind.natural_key)
+        if key in collapsed:
+            collapsed[key].update({f: v for f, v in entry.items() if v is not None})
+        else:
+            collapsed[key] = dict(entry)
+    return list(collapsed.values())
+
+
+def _natural_match(
+    kind: EntryKind, entries: list[dict], entry: t.Mapping[str, t.Any], claimed: list[dict]
+) -> dict | None:
+    """The entry describing the same thing: exact natural key first, else an unclaimed one where only unknowns differ."""
+    wanted = [_fold(entry.get(p)) for p in kind.natural_key]
+    exact = loose = None
+    for candidate in entries:
+        have = [_fold(candidate.get(p)) for p in kind.natural_key]
+        if have == wanted:
+            exact = candidate
+            break
+        if loose is None and not any(candidate is c for c in claimed) and have[0] == wanted[0] and all(
+            a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:])
+        ):
+            loose = candidate
+    return exact or loose
+
+
+def predict_entries(kind: EntryKind, existing: list[dict], send: list[dict]) -> list[tuple] | None:
+    """What Workable will store for ``send`` (PUT semantics), ids aside; None when we cannot tell."""
+    by_id = {e["id"]: e for e in existing if e.get("id") is not None}
+    predicted = []
+    for entry in send:
+        if entry.get("id") is not None:
+            base = by_id.get(str(entry["id"]))
+            if base is None:
+                return None
+            entry = {**base, **{f: entry[f] for f in kind.fields if f in entry}}  # noqa: PLW2901
+        predicted.append(_content(entry, kind.fields))
+    return predicted
+
+
+def merge_by(
+    existing: list[dict], incoming: list[dict], key: t.Callable[[t.Mapping], t.Any], fields: tuple[str, ...]
+) -> list[dict]:
+    result = [dict(e) for e in existing]
+    for item in incoming:
+        match = next((r for r in result if key(r) == key(item)), None)
+        if match is None:
+            result.append({f: item[f] for f in fields if f in item})
+        else:
+            match.update({f: item[f] for f in fields if item.get(f) is not None})
+    return result
+
+
+def merge_strings(existing: list[str], incoming: list[str]) -> list[str]:
+    """Existing values plus new ones; a value differing only in case or spacing is not new."""
+    result = list(existing)
+    seen = {_fold(v) for v in existing}
+    for value in incoming:
+        if _fold(value) not in seen:
+            seen.add(_fold(value))
+            result.append(value)
+    return result
+
+
+def _pick(item: t.Mapping[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.Any]:
+    picked = {f: item.get(f) for f in fields if f in item}
+    if picked.get("id") is not None:
+        picked["id"] = str(picked["id"])
+    return picked
+
+
+def _content(item: t.Mapping[str, t.Any], fields: tuple[str, ...]) -> tuple:
+    return tuple(as_date(item.get(f)) if f.endswith("_date") else item.get(f) for f in fields)
+
+
+def _is_base64(data: t.Any) -> bool:
+    try:
+        base64.b64decode(str(data), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+# -- the sink ------------------------------------------------------------------------------------------
+class WorkableCandidatesSink(JobSyncSink):
+    """Updates Workable candidates, found by ``id`` or by a unique ``email``."""
+
+    sink_name = "workable_candidates"
+    service_key = workable.KEY
+    match_fields = ("id", "email")
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mode = workable.array_mode(self.config)
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._account_lock = threading.Lock()
+        self._account_checked = False
+
+    # -- before any call -----------------------------------------------------------------------
+    def process_record(self, record: dict, context: dict) -> None:
+        problem = self.record_problem(record)
+        if problem:
+            self.reject(record, problem)
+            return
+        super().process_record(record, context)
+
+    @staticmethod
+    def record_problem(record: t.Mapping[str, t.Any]) -> str | None:
+        """Why this record cannot be applied, found without calling Workable."""
+        if record.get("_sdc_deleted_at"):
+            return DELETE_REASON
+        if record.get("id") in (None, "") and not record.get("email"):
+            return "needs `id` or `email` to find the Workable candidate"
+        for key, alternative in (("resume", "resume_url"), ("image", "image_url")):
+            if record.get(key) is not None and record.get(alternative) is not None:
+                return f"`{key}` and `{alternative}` are alternatives: Workable takes one of them"
+            data = record.get(key).get("data") if isinstance(record.get(key), dict) else None
+            if data is not None and not _is_base64(data):
+                return f"`{key}.data` is not valid base64"
+        return None
+
+    def match_key(self, record: dict) -> t.Hashable:
+        if record.get("id") not in (None, ""):
+            return ("id", str(record["id"]))
+        return ("email", str(record.get("email") or "").strip().casefold())
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def write_record(self, record: dict) -> str:
+        self.check_account()
+        wanted = to_payload(record)
+        candidate_id = str(record["id"]) if record.get("id") not in (None, "") else self.find_by_email(record["email"])
+        # Records reaching one candidate by id and by email must not interleave read and write.
+        with self._lock_for(candidate_id):
+            current = self.fetch(candidate_id)
+            payload = plan_update(current, wanted, self.mode)
+            if not payload:
+                return UNCHANGED
+            if self.dry_run:
+                self.logger.info("Dry run: would PATCH candidate %s with keys %s", candidate_id, sorted(payload))
+                return UPDATED
+            self.request("PATCH", f"candidates/{quote(candidate_id, safe='')}", json={"candidate": payload})
+            return UPDATED
+
+    def check_account(self) -> None:
+        """Fail the run once, naming the setting, when the account URL is wrong.
+
+        Otherwise every candidate lookup would answer 404 and each record would be
+        dead-lettered as unknown.
+        """
+        with self._account_lock:
+            if self._account_checked:
+                return
+            response = self.request("GET", "candidates", params={"limit": 1}, ok_statuses=(404,))
+            if response.status_code == 404:  # noqa: PLR2004
+                msg = (
+                    f"{workable.NAME}: {describe_request('GET', response.url)} answered HTTP 404: no Workable account "
+                    f"there; check `{workable.SUBDOMAIN_SETTING}` (or `{workable.BASE_URL_SETTING}`)."
+                )
+                raise ConfigError(msg)
+            self._account_checked = True
+
+    def find_by_email(self, email: str) -> str:
+        response = self.request("GET", "candidates", params={"email": email.strip()})
+        body = decode_json(response) or {}
+        found = [c["id"] for c in body.get("candidates") or [] if isinstance(c, dict) and c.get("id")]
+        more = bool((body.get("paging") or {}).get("next"))
+        if not found:
+            msg = f"no Workable candidate has the email {email!r} (this target updates candidates, never creates them)"
+            raise RecordRejected(msg)
+        if len(found) > 1 or more:
+            ids = ", ".join(map(str, found)) + (", ..." if more else "")
+            msg = f"the email {email!r} is ambiguous: Workable candidates {ids} share it; send `id` instead"
+            raise RecordRejected(msg)
+        return str(found[0])
+
+    def fetch(self, candidate_id: str) -> dict[str, t.Any]:
+        response = self.request("GET", f"candidates/{quote(candidate_id, safe='')}", ok_statuses=(404,))
+        if response.status_code == 404:  # noqa: PLR2004
+            msg = f"no Workable candidate has the id {candidate_id!r}"
+            raise RecordRejected(msg, 404)
+        body = decode_json(response) or {}
+        return body.get("candidate", body) if isinstance(body, dict) else {}
+
+    def _lock_for(self, candidate_id: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(candidate_id, threading.Lock())
+
+
+def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
+    return ServiceClient(
+        workable.NAME,
+        workable.base_url(config),
+        auth_settings=workable.AUTH_SETTINGS,
+        policy=RetryPolicy.from_config(config),
+        limiter=get_rate_limiter(workable.KEY, workable.requests_per_minute(config)),
+        headers={"Accept": "application/json"},
+        auth=workable.authenticator(config),
+        timeout=float(config.get("request_timeout") or 60),
+        logger=LOGGER,
+    )
+
 
 DESTINATION = Destination(
-    key="workable",
-    name="Workable",
-    settings=[],
-    secret_settings=(),
-    required_settings=(),
-    make_client=lambda config: None,  # type: ignore[arg-type,return-value]
-    sinks=(),
+    key=workable.KEY,
+    name=workable.NAME,
+    settings=workable.settings(),
+    secret_settings=workable.SECRET_SETTINGS,
+    required_settings=(workable.TOKEN_SETTING,),
+    make_client=make_client,
+    sinks=(WorkableCandidatesSink,),
 )

@@ -1,10 +1,1155 @@
-"""Simulated JobcaseAPI (placeholder: being written)."""
+"""Simulated Jobcase Partner Platform API (``/jobcase/api/platform/v1``).
+
+Implements what JobSync uses from ``jobcase-partner-platform-api.txt``: companies
+(+ logo), jobs (+ products, expire, unexpire), campaigns, campaign cost data,
+products and the campaign estimate. Choices where the document is silent or
+contradicts itself:
+
+- Auth: ``X-Platform-Api-Key``; missing or wrong key -> 401 with a DRF-style body
+  ``{"detail": "..."}`` (the API is a Django REST Framework service).
+- Errors: DRF-style 400 bodies naming each field, ``{"field": ["message", ...]}``.
+- Updates are ``PUT`` (the document says "Updates"); ``PATCH`` answers 405. The
+  documented required fields are required on ``PUT`` too; optional fields left out
+  keep their value. ``products``/``campaignId`` in a job ``PUT`` are ignored (the
+  update table does not list them: products change through ``/job/{id}/products/``);
+  ``budget`` in a campaign ``PUT`` is ignored (only ``addBudget`` adds to it).
+- Status filters: see ``jobsync_common.jobcase`` (jobs active|expired, campaigns
+  active|paused|ended, default active); an unknown value is a 400 listing them.
+- Uniqueness: ``partnerCompanyId`` is documented as unique; ``adNumber`` ("your own
+  system's unique identifier") and a campaign ``name`` within its company are
+  assumed unique too (400 naming the field on a duplicate).
+- ``jobZipCode``: tables say string [5..7], examples show a number. Stored as a
+  string; job records answer it as a number when it is all digits (as the examples
+  do, so a leading zero is lost exactly as it would be), else as a string. Company
+  zips are answered as strings (as their examples show). Both forms are accepted.
+- ``products``/``jobs`` ("Array of arrays") are flat lists; nested lists are flattened.
+- The company example omits the required ``companyUrl``: records include it.
+- The jobs ``from``/``to`` filters ("job posting date") apply to ``startDate`` (the
+  examples use the same timestamps); a bare date in ``to`` covers that whole day.
+- Cost data rows are ordered by ``time`` (oldest first); they have no id.
+- Products endpoint: replaces the job's product list (codes must exist). With a
+  ``campaignId``, the job joins that campaign when products are given and leaves
+  it when the list is empty.
+- Estimate: ``POST /campaign/estimate/`` (path not shown in the document), limited
+  to 50 calls per sandbox-clock day per key (429 afterwards).
+- Page size: ``limit`` defaults to 100 and is capped at 1000 (assumed cap).
+
+Rate limit: ``rate_limit_requests`` (200) per rolling ``rate_limit_window_seconds``
+(60) per API key, counted in real (monotonic) time on accepted requests; an excess
+request gets 429 with ``Retry-After`` = whole seconds until the oldest counted
+request leaves the window. Adjust with sizes or the ``rate_limit`` control action.
+
+Seeded data is generated from ``(seed, id)`` on demand; only changed and created
+records are stored, so ``{"companies": 10000, "jobs_per_company": 100}`` (1M jobs)
+costs no memory until written to. Seeded jobs get ``startDate`` one minute apart in
+id order and statuses by id pattern, so status/date filters and paging are
+arithmetic, not scans. Cost data filters (``jobId``, ``campaignId``) scan.
+
+Control actions (``POST /_control/api/jobcase/<action>``):
+
+- ``rate_limit``       ``{"requests": 15, "window_seconds": 3}`` (resets the window)
+- ``add_cost_events``  ``{"count": 3, "campaignId": 1?, "jobId": 2?, "eventType": "Click"?}``:
+                       new cost rows at the sandbox clock (campaign spend grows too)
+
+``dump()`` returns every table as the API answers it, bounded: a table with more
+than ``DUMP_LIMIT`` records gives its first ``DUMP_LIMIT`` by id plus every changed
+or created record, and ``truncated`` names it.
+"""
 
 from __future__ import annotations
 
-from jobsync_sandbox.core import SimulatedAPI
+import bisect
+import collections
+import datetime as dt
+import math
+import random
+import re
+import time
+import typing as t
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+from jobsync_common import jobcase as jc
+from jobsync_sandbox.core import UTC, FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
+
+DUMP_LIMIT = 10_000
+MAX_PAGE_SIZE = 1000
+ESTIMATES_PER_DAY = 50
+
+JOB_EPOCH = dt.datetime(2023, 1, 1, tzinfo=UTC)  # seeded job i starts at JOB_EPOCH + i minutes
+JOB_STEP = dt.timedelta(minutes=1)
+COST_EPOCH = dt.datetime(2024, 1, 1, tzinfo=UTC)  # seeded cost row i happened at COST_EPOCH + 10 i seconds
+COST_STEP = dt.timedelta(seconds=10)
+EXPIRED_EVERY = 5  # seeded job i is expired when i % 5 == 0
+CAMPAIGN_STATUS_BY_RESIDUE = {1: "active", 2: "paused", 0: "ended"}  # seeded campaign c by c % 3
+
+WORKTIME_IDS = {1, 4, 5, 6, 7}
+APPLY_ACTION_TYPES = ("Email Address", "Nothing", "URL Redirect")
+EVENT_TYPES = ("Click", "Applicant")
+EVENT_COSTS = {"Click": 0.15, "Applicant": 1.5}
+PRODUCT_CATALOG = (
+    ("college", "College Network", "This product distributes to college sites"),
+    ("veterans", "Veterans Network", "This product distributes to veteran communities"),
+    ("healthcare", "Healthcare Boost", "This product distributes to healthcare job sites"),
+    ("drivers", "Drivers Network", "This product distributes to commercial driver sites"),
+    ("hourly", "Hourly Boost", "This product distributes to hourly job sites"),
+)
+PLACES = (
+    ("98 Battery St", "San Francisco", "CA", "94111"),
+    ("1 Beacon St", "Boston", "MA", "02108"),
+    ("350 5th Ave", "New York", "NY", "10118"),
+    ("233 S Wacker Dr", "Chicago", "IL", "60606"),
+    ("24 Sussex Dr", "Ottawa", "ON", "K1M 1M4"),
+    ("400 Broad St", "Seattle", "WA", "98109"),
+)
+TITLES = ("Rodeo Clown", "Forklift Operator", "Registered Nurse", "Line Cook", "Delivery Driver", "Cashier")
+SOURCES = ("ABC XYZ Job Board", "Jobcase", "Partner Network")
+
+
+# -- lazily seeded tables ------------------------------------------------------------------------
+
+
+def iso(value: dt.datetime) -> str:
+    """``2030-01-05T19:09:35.334843+00:00``: the form every document example uses."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """The seeded ids ``lo..hi`` whose ``id % step`` is in ``residues``: which pristine records match a filter."""
+
+    lo: int
+    hi: int
+    step: int = 1
+    residues: frozenset[int] = frozenset({0})
+
+    def __contains__(self, i: int) -> bool:
+        return self.lo <= i <= self.hi and i % self.step in self.residues
+
+    def _count_from_one(self, n: int) -> int:
+        total = 0
+        for r in self.residues:
+            if r == 0:
+                total += n // self.step
+            elif n >= r:
+                total += (n - r) // self.step + 1
+        return total
+
+    def count_upto(self, x: int) -> int:
+        x = min(x, self.hi)
+        if x < self.lo:
+            return 0
+        return self._count_from_one(x) - self._count_from_one(self.lo - 1)
+
+    def first_from(self, x: int) -> int | None:
+        for i in range(max(x, self.lo), min(max(x, self.lo) + self.step, self.hi + 1)):
+            if i % self.step in self.residues:
+                return i
+        return None
+
+
+class LazyTable:
+    """Records ``1..seeded`` made on demand by ``make(id)``; changed and created ones stored.
+
+    ``unique_key(record)`` names a record's unique business key and ``seeded_id(key)``
+    inverts it for pristine records, so uniqueness checks need no scan either.
+    """
+
+    def __init__(
+        self,
+        seeded: int,
+        make: t.Callable[[int], dict],
+        unique_key: t.Callable[[dict], t.Hashable] | None = None,
+        seeded_id: t.Callable[[t.Hashable], int | None] | None = None,
+    ) -> None:
+        self.seeded = max(0, seeded)
+        self.make = make
+        self.unique_key = unique_key
+        self.seeded_id = seeded_id
+        self.changed: dict[int, dict] = {}
+        self._changed_ids: list[int] = []  # sorted
+        self._key_index: dict[t.Hashable, int] = {}
+        self.last_id = self.seeded
+
+    def __len__(self) -> int:
+        return self.last_id
+
+    def get(self, i: int) -> dict | None:
+        if i in self.changed:
+            return self.changed[i]
+        if 1 <= i <= self.seeded:
+            return self.make(i)
+        return None
+
+    def put(self, record: dict) -> dict:
+        i = record["id"]
+        if self.unique_key is not None:
+            previous = self.get(i)
+            if previous is not None:
+                self._key_index.pop(self.unique_key(previous), None)
+            self._key_index[self.unique_key(record)] = i
+        if i not in self.changed:
+            bisect.insort(self._changed_ids, i)
+        self.changed[i] = record
+        return record
+
+    def create(self, record: dict) -> dict:
+        self.last_id += 1
+        return self.put({"id": self.last_id, **record})
+
+    def find(self, key: t.Hashable) -> int | None:
+        """Id of the record whose unique key is ``key``."""
+        i = self._key_index.get(key)
+        if i is not None:
+            return i
+        i = self.seeded_id(key) if self.seeded_id is not None else None
+        if i is not None and 1 <= i <= self.seeded and i not in self.changed:
+            return i
+        return None
+
+    def select(
+        self, matches: t.Callable[[dict], bool], pattern: Pattern | None, offset: int, limit: int
+    ) -> tuple[int, list[dict]]:
+        """``(count, page)`` of the records that match, in id order.
+
+        With a ``pattern`` (the pristine seeded ids that match), counting and
+        finding the page are arithmetic plus the changed records; without one,
+        every record is made and tested (fine for small tables).
+        """
+        if pattern is None:
+            count, page = 0, []
+            for i in range(1, self.last_id + 1):
+                record = self.get(i)
+                if record is not None and matches(record):
+                    if offset <= count < offset + limit:
+                        page.append(record)
+                    count += 1
+            return count, page
+        pattern = Pattern(max(1, pattern.lo), min(pattern.hi, self.seeded), pattern.step, pattern.residues)
+        hits = [i for i in self._changed_ids if matches(self.changed[i])]
+        shadowed = [i for i in self._changed_ids if i in pattern]  # pristine matches now changed
+
+        def count_upto(x: int) -> int:
+            return pattern.count_upto(x) - bisect.bisect_right(shadowed, x) + bisect.bisect_right(hits, x)
+
+        count = count_upto(self.last_id)
+        if offset >= count or limit <= 0:
+            return count, []
+        low, high = 1, self.last_id  # smallest id with count_upto(id) > offset
+        while low < high:
+            mid = (low + high) // 2
+            if count_upto(mid) > offset:
+                high = mid
+            else:
+                low = mid + 1
+        page: list[dict] = []
+        hit = bisect.bisect_left(hits, low)
+        seeded_next = pattern.first_from(low)
+        while len(page) < limit:
+            while seeded_next is not None and seeded_next in self.changed:
+                seeded_next = pattern.first_from(seeded_next + 1)
+            changed_next = hits[hit] if hit < len(hits) else None
+            if seeded_next is None and changed_next is None:
+                break
+            if changed_next is None or (seeded_next is not None and seeded_next < changed_next):
+                page.append(self.make(seeded_next))  # type: ignore[arg-type]
+                seeded_next = pattern.first_from(seeded_next + 1)  # type: ignore[operator]
+            else:
+                page.append(self.changed[changed_next])
+                hit += 1
+        return count, page
+
+    def records(self, limit: int | None = None) -> tuple[list[dict], bool]:
+        """Records in id order for a dump: all, or the first ``limit`` plus every changed one."""
+        if limit is None or self.last_id <= limit:
+            ids: t.Iterable[int] = range(1, self.last_id + 1)
+            truncated = False
+        else:
+            ids = sorted(set(range(1, limit + 1)) | set(self._changed_ids))
+            truncated = True
+        return [r for r in (self.get(i) for i in ids) if r is not None], truncated
+
+
+# -- validation helpers (DRF-style messages) -------------------------------------------------------
+
+Errors = dict[str, list[str]]
+
+
+def _error(errors: Errors, field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+def _body(request: Request) -> dict:
+    body = request.json()
+    if not isinstance(body, dict):
+        kind = type(body).__name__ if body is not None else "nothing"
+        raise HTTPError(400, {"non_field_errors": [f"Invalid data. Expected a dictionary, but got {kind}."]})
+    return body
+
+
+def _blank(value: t.Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
+def _require(body: dict, fields: t.Iterable[str], errors: Errors) -> None:
+    for field in fields:
+        if _blank(body.get(field)):
+            _error(errors, field, "This field is required." if body.get(field) is None else "This field may not be blank.")
+
+
+def _check_state(body: dict, field: str, errors: Errors) -> None:
+    value = body.get(field)
+    if not _blank(value) and (not isinstance(value, str) or len(value.strip()) != 2):
+        _error(errors, field, "Ensure this field has exactly 2 characters.")
+
+
+def _check_zip(body: dict, field: str, errors: Errors) -> str | None:
+    """Accept a string or a number; the stored form is the string the tables document."""
+    value = body.get(field)
+    if _blank(value):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        _error(errors, field, "Not a valid string.")
+        return None
+    text = str(value).strip()
+    if not 5 <= len(text) <= 7:
+        _error(errors, field, "Ensure this field has between 5 and 7 characters.")
+        return None
+    return text
+
+
+def _check_url(body: dict, field: str, errors: Errors) -> None:
+    value = body.get(field)
+    if _blank(value):
+        return
+    parts = urlsplit(str(value))
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        _error(errors, field, "Enter a valid URL.")
+
+
+def _parse_when(value: t.Any, *, end_of_day: bool = False) -> dt.datetime | None:
+    """ISO 8601 date or date-time (naive means UTC); None when it does not parse."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            moment = dt.datetime.combine(day, dt.time.max if end_of_day else dt.time.min)
+        else:
+            moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _check_when(body: dict, field: str, errors: Errors) -> str | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    moment = _parse_when(value)
+    if moment is None:
+        _error(errors, field, "Datetime has wrong format. Use ISO 8601.")
+        return None
+    return iso(moment)
+
+
+def _check_int(body: dict, field: str, errors: Errors, allowed: t.Container[int] | None = None) -> None:
+    value = body.get(field)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        _error(errors, field, "A valid integer is required.")
+    elif allowed is not None and int(value) not in allowed:
+        _error(errors, field, f'"{value}" is not a valid choice.')
+
+
+def _check_bool(body: dict, field: str, errors: Errors) -> None:
+    if body.get(field) is not None and not isinstance(body[field], bool):
+        _error(errors, field, "Must be a valid boolean.")
+
+
+def _money(value: t.Any, field: str, minimum: Decimal, errors: Errors) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        _error(errors, field, "A valid number is required.")
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        _error(errors, field, "A valid number is required.")
+        return None
+    exponent = amount.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -2:
+        _error(errors, field, "Ensure that there are no more than 2 decimal places.")
+    elif amount < minimum:
+        _error(errors, field, f"Ensure this value is greater than or equal to {minimum}.")
+    else:
+        return amount
+    return None
+
+
+def _page_args(request: Request) -> tuple[int, int]:
+    offset = request.int_arg("offset", 0)
+    limit = request.int_arg("limit", jc.DEFAULT_PAGE_SIZE)
+    if offset < 0 or limit < 1:
+        raise HTTPError(400, {"detail": "offset must be >= 0 and limit >= 1."})
+    return offset, min(limit, MAX_PAGE_SIZE)
+
+
+def _status_arg(request: Request, allowed: tuple[str, ...]) -> str:
+    status = (request.arg("status") or jc.DEFAULT_STATUS).strip().lower()
+    if status not in allowed:
+        raise HTTPError(400, {"status": [f'"{status}" is not a valid choice: {", ".join(allowed)}.']})
+    return status
+
+
+def _digits_as_number(code: str | None) -> t.Any:
+    return int(code) if code and code.isdigit() else code
+
+
+def _money_out(value: Decimal | float) -> float | int:
+    number = float(value)
+    return int(number) if number.is_integer() else round(number, 2)
+
+
+# -- the API ---------------------------------------------------------------------------------------
 
 
 class JobcaseAPI(SimulatedAPI):
     name = "jobcase"
     base_path = "/jobcase/api/platform/v1"
+    default_sizes: t.ClassVar[dict[str, int]] = {
+        "companies": 4,
+        "jobs_per_company": 5,
+        "campaigns": 6,
+        "products": 4,
+        "cost_rows": 25,
+        "rate_limit_requests": jc.DOCUMENTED_REQUESTS_PER_MINUTE,
+        "rate_limit_window_seconds": 60,
+    }
+    default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-jobcase-key", "partner_id": 1}
+
+    # -- store ------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        self.partner_id = int(self.credentials["partner_id"])
+        sizes = self.sizes
+        self.jobs_per_company = max(0, int(sizes["jobs_per_company"]))
+        self.companies = LazyTable(
+            int(sizes["companies"]),
+            self._seed_company,
+            unique_key=lambda c: c["partnerCompanyId"],
+            seeded_id=lambda key: int(key[3:]) if re.fullmatch(r"PC-\d{6,}", str(key)) else None,
+        )
+        self.jobs = LazyTable(
+            self.companies.seeded * self.jobs_per_company,
+            self._seed_job,
+            unique_key=lambda j: j["adNumber"],
+            seeded_id=lambda key: int(key[3:]) if re.fullmatch(r"AD-\d{7,}", str(key)) else None,
+        )
+        self.campaigns = LazyTable(
+            int(sizes["campaigns"]) if self.companies.seeded else 0,
+            self._seed_campaign,
+            unique_key=lambda c: (c["companyId"], c["name"].strip().lower()),
+            seeded_id=self._seeded_campaign_id,
+        )
+        self.cost_rows = LazyTable(int(sizes["cost_rows"]) if self.campaigns.seeded else 0, self._seed_cost_row)
+        self.products = [
+            self._seed_product(i) for i in range(1, int(sizes["products"]) + 1)
+        ]
+        self.people: dict[str, dict] = {}
+        self.next_person_id = 1_000_000
+        self.rate_limit_requests = int(sizes["rate_limit_requests"])
+        self.rate_limit_window = float(sizes["rate_limit_window_seconds"])
+        self.windows: dict[str, collections.deque[float]] = {}
+        self.estimates: collections.Counter[tuple[str, str]] = collections.Counter()
+
+    def _rng(self, kind: str, i: int) -> random.Random:
+        return random.Random(f"{self.seed}:{kind}:{i}")  # noqa: S311 - deterministic test data
+
+    def _seed_company(self, k: int) -> dict:
+        rng = self._rng("company", k)
+        street, city, state, zip_code = PLACES[k % len(PLACES)]
+        return {
+            "id": k,
+            "partnerId": self.partner_id,
+            "companyName": f"{rng.choice(('Acme', 'Globex', 'Initech', 'Umbrella', 'Hooli'))} {k}",
+            "partnerCompanyId": f"PC-{k:06d}",
+            "companyUrl": f"https://company-{k}.example.com",
+            "companyStreet": street,
+            "companyCity": city,
+            "companyState": state,
+            "companyZipCode": zip_code,
+            "companyContact": {"id": 2 * k - 1, "firstName": "Jack", "lastName": f"Sparrow{k}", "email": f"contact{k}@example.com"},
+            "salesRep": {"id": 2 * k, "firstName": "Sales", "lastName": f"Rep{k}", "email": f"rep{k}@jobcase.example.com"},
+        }
+
+    def _seed_job(self, i: int) -> dict:
+        rng = self._rng("job", i)
+        street, city, state, zip_code = PLACES[i % len(PLACES)]
+        start = JOB_EPOCH + i * JOB_STEP
+        action = APPLY_ACTION_TYPES[i % len(APPLY_ACTION_TYPES)]
+        title = rng.choice(TITLES)
+        job = {
+            "id": i,
+            "partnerId": self.partner_id,
+            "companyId": (i - 1) // self.jobs_per_company + 1,
+            "adNumber": f"AD-{i:07d}",
+            "jobTitle": title,
+            "jobDescription": f"{title} wanted. " + "Friendly team, weekly pay, growth opportunities. " * 3,
+            "jobStreet": street,
+            "jobCity": city,
+            "jobState": state,
+            "jobZipCode": zip_code,
+            "worktimeId": rng.choice(sorted(WORKTIME_IDS)),
+            "jobCategoryId": rng.choice((0, 101, 118, 137, 192)),
+            "experienceId": rng.choice((4, 5, 6, 7, 8, 9)),
+            "applyEmails": [f"apply-{i}@example.com"] if action == "Email Address" else [],
+            "startDate": iso(start),
+            "endDate": iso(start + dt.timedelta(days=30)),
+            "isConfidential": i % 7 == 0,
+            "jobAttributes": {"Department": rng.choice(("Operations", "Sales", "Care"))},
+            "jobStatus": jc.JOB_EXPIRED if i % EXPIRED_EVERY == 0 else jc.JOB_ACTIVE,
+            "applyActionType": action,
+            "resumeRequired": action == "Email Address" and i % 2 == 0,
+            "products": [self.products[i % len(self.products)]["code"]] if self.products else [],
+        }
+        if action == "URL Redirect":
+            job["applyUrl"] = f"https://careers.example.com/jobs/{i}"
+        return job
+
+    def _seeded_campaign_jobs(self, c: int) -> list[int]:
+        companies = self.companies.seeded
+        company, round_ = (c - 1) % companies + 1, (c - 1) // companies
+        if not self.jobs_per_company:
+            return []
+        first = (company - 1) * self.jobs_per_company + 1
+        return sorted({first + (round_ * 3 + n) % self.jobs_per_company for n in range(min(3, self.jobs_per_company))})
+
+    def _seed_campaign(self, c: int) -> dict:
+        status = CAMPAIGN_STATUS_BY_RESIDUE[c % 3]
+        budget = Decimal(15 + 5 * (c % 10))
+        spent = (budget * Decimal(c % 4) / 10).quantize(Decimal("0.01"))
+        jobs = self._seeded_campaign_jobs(c)
+        return {
+            "id": c,
+            "partnerId": self.partner_id,
+            "companyId": (c - 1) % self.companies.seeded + 1,
+            "name": f"Campaign {c}",
+            "aggressiveness": 10 * (c % 6 + 1),
+            "endDate": iso(dt.datetime(2024, 6, 30, tzinfo=UTC)) if status == "ended" else iso(dt.datetime(2035, 1, 1, tzinfo=UTC)),
+            "isPaused": status == "paused",
+            "budget": budget,
+            "budgetSpent": spent,
+            "jobs": jobs,
+            "jobStats": {j: {"budgetSpent": float(spent / len(jobs)) if jobs else 0.0, "totalClicks": c % 4} for j in jobs},
+        }
+
+    def _seeded_campaign_id(self, key: t.Hashable) -> int | None:
+        company, name = key  # type: ignore[misc]
+        match = re.fullmatch(r"campaign (\d+)", str(name))
+        if not match or not self.companies.seeded:
+            return None
+        c = int(match.group(1))
+        return c if (c - 1) % self.companies.seeded + 1 == company else None
+
+    def _seed_cost_row(self, i: int) -> dict:
+        campaigns = self.campaigns.seeded
+        c = (i - 1) % campaigns + 1
+        jobs = self._seeded_campaign_jobs(c)
+        event = "Applicant" if i % 7 == 0 else "Click"
+        return {
+            "id": i,  # internal only: cost rows have no id in the API
+            "campaignId": c,
+            "jobId": jobs[((i - 1) // campaigns) % len(jobs)] if jobs else None,
+            "source": SOURCES[i % len(SOURCES)],
+            "cost": EVENT_COSTS[event],
+            "eventType": event,
+            "time": iso(COST_EPOCH + i * COST_STEP),
+        }
+
+    def _seed_product(self, i: int) -> dict:
+        if i <= len(PRODUCT_CATALOG):
+            code, title, description = PRODUCT_CATALOG[i - 1]
+        else:
+            code, title, description = f"product{i}", f"Product {i}", f"Distribution product {i}"
+        return {"id": i, "code": code, "runtime": 30, "shortCode": f"abc:{100 + i}", "description": description, "title": title}
+
+    # -- rendering (records as the API answers them) ------------------------------------------------
+    def render_company(self, company: dict) -> dict:
+        return {k: v for k, v in company.items() if not k.startswith("_")}
+
+    def render_job(self, job: dict) -> dict:
+        out = {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
+        out["jobZipCode"] = _digits_as_number(job.get("jobZipCode"))
+        return out
+
+    def campaign_status(self, campaign: dict) -> str:
+        if campaign.get("isPaused"):
+            return "Paused"
+        end = _parse_when(campaign.get("endDate"))
+        if end is not None and end <= self.clock.now():
+            return "Ended"
+        return "Active"
+
+    def render_campaign(self, campaign: dict) -> dict:
+        jobs = []
+        for job_id in campaign["jobs"]:
+            job = self.jobs.get(job_id) or {}
+            stats = campaign["jobStats"].get(job_id, {})
+            jobs.append(
+                {
+                    "id": job_id,
+                    "status": job.get("jobStatus"),
+                    "jobTitle": job.get("jobTitle"),
+                    "budgetSpent": round(stats.get("budgetSpent", 0.0), 2),
+                    "totalClicks": stats.get("totalClicks", 0),
+                }
+            )
+        return {
+            "id": campaign["id"],
+            "partnerId": campaign["partnerId"],
+            "companyId": campaign["companyId"],
+            "name": campaign["name"],
+            "budgetRemaining": _money_out(campaign["budget"] - campaign["budgetSpent"]),
+            "budgetSpent": _money_out(campaign["budgetSpent"]),
+            "aggressiveness": campaign["aggressiveness"],
+            "endDate": campaign.get("endDate"),
+            "status": self.campaign_status(campaign),
+            "budget": _money_out(campaign["budget"]),
+            "jobs": jobs,
+        }
+
+    @staticmethod
+    def render_cost_row(row: dict) -> dict:
+        return {k: v for k, v in row.items() if k != "id"}
+
+    # -- auth and rate limit --------------------------------------------------------------------------
+    def authenticate(self, request: Request) -> None:
+        key = request.header(jc.API_KEY_HEADER)
+        if not key:
+            raise HTTPError(401, {"detail": "Authentication credentials were not provided."})
+        if key != self.credentials["api_key"]:
+            raise HTTPError(401, {"detail": "Invalid API key."})
+
+    def before_dispatch(self, request: Request) -> None:
+        key = request.header(jc.API_KEY_HEADER) or ""
+        now = time.monotonic()
+        with self.lock:
+            window = self.windows.setdefault(key, collections.deque())
+            while window and window[0] <= now - self.rate_limit_window:
+                window.popleft()
+            if self.rate_limit_requests > 0 and len(window) >= self.rate_limit_requests:
+                wait = max(1, math.ceil(window[0] + self.rate_limit_window - now))
+                raise HTTPError(
+                    429,
+                    {"detail": f"Request was throttled. Expected available in {wait} seconds."},
+                    {"Retry-After": str(wait)},
+                )
+            window.append(now)
+
+    # -- lookups --------------------------------------------------------------------------------------
+    def _get_or_404(self, table: LazyTable, request: Request, what: str) -> dict:
+        record = table.get(int(request.path_params["id"]))
+        if record is None:
+            raise HTTPError(404, {"detail": f"{what} not found."})
+        return record
+
+    def _check_company_id(self, body: dict, errors: Errors) -> None:
+        value = body.get("companyId")
+        if _blank(value):
+            return
+        if isinstance(value, bool) or not isinstance(value, int) or self.companies.get(value) is None:
+            _error(errors, "companyId", f'Invalid pk "{value}" - object does not exist.')
+
+    def _person(self, data: t.Any) -> dict | None:
+        """Contacts and sales reps are reused by email, else created (as documented)."""
+        if not isinstance(data, dict) or not data.get("email"):
+            return None
+        email = str(data["email"]).strip().lower()
+        person = self.people.get(email)
+        if person is None:
+            self.next_person_id += 1
+            person = {"id": self.next_person_id, "firstName": data.get("firstName"), "lastName": data.get("lastName"), "email": data["email"]}
+            self.people[email] = person
+        return dict(person)
+
+    # -- companies ------------------------------------------------------------------------------------
+    COMPANY_REQUIRED = (
+        "partnerId",
+        "companyName",
+        "partnerCompanyId",
+        "companyUrl",
+        "companyStreet",
+        "companyCity",
+        "companyState",
+        "companyZipCode",
+    )
+
+    def _company_from(self, body: dict, existing: dict | None) -> dict:
+        errors: Errors = {}
+        _require(body, self.COMPANY_REQUIRED, errors)
+        if not _blank(body.get("partnerId")) and body.get("partnerId") != self.partner_id:
+            _error(errors, "partnerId", "Invalid partner for this API key.")
+        _check_url(body, "companyUrl", errors)
+        _check_state(body, "companyState", errors)
+        zip_code = _check_zip(body, "companyZipCode", errors)
+        pcid = body.get("partnerCompanyId")
+        if not _blank(pcid):
+            owner = self.companies.find(str(pcid))
+            if owner is not None and (existing is None or owner != existing["id"]):
+                _error(errors, "partnerCompanyId", "company with this partnerCompanyId already exists.")
+        if errors:
+            raise HTTPError(400, errors)
+        company = dict(existing or {})
+        for field in ("companyName", "partnerCompanyId", "companyUrl", "companyStreet", "companyCity", "companyState"):
+            company[field] = str(body[field]).strip()
+        company["partnerId"] = self.partner_id
+        company["companyZipCode"] = zip_code
+        for field in ("companyContact", "salesRep"):
+            if field in body:
+                company[field] = self._person(body[field])
+        company.setdefault("companyContact", None)
+        company.setdefault("salesRep", None)
+        return company
+
+    @route("GET", "/company/")
+    def list_companies(self, request: Request) -> Response:
+        offset, limit = _page_args(request)
+        with self.lock:
+            count, page = self.companies.select(lambda c: True, Pattern(1, self.companies.seeded), offset, limit)
+            return json_response({"count": count, "results": [self.render_company(c) for c in page]})
+
+    @route("POST", "/company/")
+    def create_company(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            company = self.companies.create(self._company_from(body, None))
+            return json_response(self.render_company(company), 201)
+
+    @route("GET", r"/company/(?P<id>\d+)/")
+    def get_company(self, request: Request) -> Response:
+        with self.lock:
+            return json_response(self.render_company(self._get_or_404(self.companies, request, "Company")))
+
+    @route("PUT", r"/company/(?P<id>\d+)/")
+    def update_company(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            existing = self._get_or_404(self.companies, request, "Company")
+            company = self.companies.put(self._company_from(body, existing))
+            return json_response(self.render_company(company))
+
+    @route("POST", r"/company/(?P<id>\d+)/logo/")
+    def upload_logo(self, request: Request) -> Response:
+        logo = request.form().get("company_logo")
+        with self.lock:
+            company = dict(self._get_or_404(self.companies, request, "Company"))
+            if not isinstance(logo, FilePart) or not logo.content:
+                raise HTTPError(400, {"company_logo": ["No file was submitted."]})
+            company["_logo"] = {"filename": logo.filename, "bytes": len(logo.content), "content_type": logo.content_type}
+            self.companies.put(company)
+            return json_response({"success": True})
+
+    # -- jobs -----------------------------------------------------------------------------------------
+    JOB_REQUIRED = ("companyId", "adNumber", "jobTitle", "jobDescription", "jobCity", "jobState", "jobZipCode")
+    JOB_OPTIONAL = (
+        "jobStreet",
+        "worktimeId",
+        "jobCategoryId",
+        "experienceId",
+        "applyUrl",
+        "applyEmails",
+        "isConfidential",
+        "jobAttributes",
+        "applyActionType",
+        "resumeRequired",
+    )
+    JOB_DEFAULTS: t.ClassVar[dict[str, t.Any]] = {
+        "worktimeId": 1,
+        "jobCategoryId": 0,
+        "experienceId": 5,
+        "applyEmails": [],
+        "isConfidential": False,
+        "jobAttributes": {},
+        "applyActionType": "Nothing",
+        "resumeRequired": False,
+    }
+
+    def _check_products(self, value: t.Any, errors: Errors) -> list[str] | None:
+        codes = jc.normalize_codes(value)
+        if codes is None:
+            return None
+        known = {p["code"] for p in self.products}
+        unknown = [c for c in codes if not isinstance(c, str) or c not in known]
+        if unknown:
+            _error(errors, "products", f"Invalid product code(s): {', '.join(map(str, unknown))}.")
+            return None
+        return list(dict.fromkeys(codes))
+
+    def _campaign_or_error(self, value: t.Any, errors: Errors) -> dict | None:
+        if value is None:
+            return None
+        campaign = self.campaigns.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if campaign is None:
+            _error(errors, "campaignId", f'Invalid pk "{value}" - object does not exist.')
+        return campaign
+
+    def _job_from(self, body: dict, existing: dict | None) -> dict:
+        errors: Errors = {}
+        _require(body, self.JOB_REQUIRED, errors)
+        self._check_company_id(body, errors)
+        _check_state(body, "jobState", errors)
+        zip_code = _check_zip(body, "jobZipCode", errors)
+        if "jobStreet" in body and body["jobStreet"] is not None and _blank(body["jobStreet"]):
+            _error(errors, "jobStreet", "This field may not be blank.")
+        _check_int(body, "worktimeId", errors, WORKTIME_IDS)
+        # The examples send jobCategoryId/experienceId 1, which no mapping lists: any integer is accepted.
+        _check_int(body, "jobCategoryId", errors)
+        _check_int(body, "experienceId", errors)
+        _check_url(body, "applyUrl", errors)
+        _check_bool(body, "isConfidential", errors)
+        _check_bool(body, "resumeRequired", errors)
+        if body.get("applyActionType") is not None and body["applyActionType"] not in APPLY_ACTION_TYPES:
+            _error(errors, "applyActionType", f'"{body["applyActionType"]}" is not a valid choice.')
+        emails = body.get("applyEmails")
+        if emails is not None and (
+            not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails)
+        ):
+            _error(errors, "applyEmails", "Enter a list of valid email addresses.")
+        if body.get("jobAttributes") is not None and not isinstance(body["jobAttributes"], dict):
+            _error(errors, "jobAttributes", "Expected a dictionary of items.")
+        start = _check_when(body, "startDate", errors)
+        end = _check_when(body, "endDate", errors)
+        ad_number = body.get("adNumber")
+        if not _blank(ad_number):
+            owner = self.jobs.find(str(ad_number))
+            if owner is not None and (existing is None or owner != existing["id"]):
+                _error(errors, "adNumber", "job with this adNumber already exists.")
+        products = campaign = None
+        if existing is None:  # products and campaignId only on create (the update table lists neither)
+            products = self._check_products(body.get("products"), errors)
+            campaign = self._campaign_or_error(body.get("campaignId"), errors)
+            if campaign is not None and len(campaign["jobs"]) >= jc.MAX_CAMPAIGN_JOBS:
+                _error(errors, "campaignId", f"A campaign holds at most {jc.MAX_CAMPAIGN_JOBS} jobs.")
+        if errors:
+            raise HTTPError(400, errors)
+        now = self.clock.now()
+        job = dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": jc.JOB_ACTIVE, **self.JOB_DEFAULTS}
+        for field in ("adNumber", "jobTitle", "jobDescription", "jobCity", "jobState"):
+            job[field] = str(body[field]).strip()
+        job["companyId"] = body["companyId"]
+        job["jobZipCode"] = zip_code
+        for field in self.JOB_OPTIONAL:
+            if body.get(field) is not None:
+                job[field] = body[field]
+        if start or existing is None:
+            job["startDate"] = start or iso(now)
+        if end or existing is None:
+            job["endDate"] = end or iso(now + dt.timedelta(days=30))
+        if existing is None:
+            job["products"] = products or []
+            job["_campaignId"] = campaign["id"] if campaign else None
+        return job
+
+    def _add_job_to_campaign(self, campaign: dict, job_id: int) -> None:
+        if job_id not in campaign["jobs"]:
+            campaign = {**campaign, "jobs": [*campaign["jobs"], job_id]}
+            self.campaigns.put(campaign)
+
+    def _job_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
+        status = _status_arg(request, jc.JOB_STATUSES)
+        wanted = jc.JOB_EXPIRED if status == "expired" else jc.JOB_ACTIVE
+        bounds = []
+        for name, end_of_day in (("from", False), ("to", True)):
+            raw = request.arg(name)
+            moment = _parse_when(raw, end_of_day=end_of_day) if raw else None
+            if raw and moment is None:
+                raise HTTPError(400, {name: ["Date has wrong format. Use ISO 8601."]})
+            bounds.append(moment)
+        since, until = bounds
+        residues = frozenset({0}) if status == "expired" else frozenset(range(1, EXPIRED_EVERY))
+        # Seeded job i starts at JOB_EPOCH + i minutes: the date range is an id range.
+        lo = 1 if since is None else math.ceil((since - JOB_EPOCH) / JOB_STEP)
+        hi = self.jobs.seeded if until is None else math.floor((until - JOB_EPOCH) / JOB_STEP)
+
+        def matches(job: dict) -> bool:
+            if job["jobStatus"] != wanted:
+                return False
+            start = _parse_when(job["startDate"])
+            return (since is None or start >= since) and (until is None or start <= until)  # type: ignore[operator]
+
+        return matches, Pattern(max(1, lo), hi, EXPIRED_EVERY, residues)
+
+    @route("GET", "/job/")
+    def list_jobs(self, request: Request) -> Response:
+        offset, limit = _page_args(request)
+        with self.lock:
+            matches, pattern = self._job_selection(request)
+            count, page = self.jobs.select(matches, pattern, offset, limit)
+            return json_response({"count": count, "results": [self.render_job(j) for j in page]})
+
+    @route("POST", "/job/")
+    def create_job(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            job = self.jobs.create(self._job_from(body, None))
+            if job["_campaignId"] is not None:
+                self._add_job_to_campaign(self.campaigns.get(job["_campaignId"]), job["id"])  # type: ignore[arg-type]
+            return json_response(self.render_job(job), 201)
+
+    @route("GET", r"/job/(?P<id>\d+)/")
+    def get_job(self, request: Request) -> Response:
+        with self.lock:
+            return json_response(self.render_job(self._get_or_404(self.jobs, request, "Job")))
+
+    @route("PUT", r"/job/(?P<id>\d+)/")
+    def update_job(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            existing = self._get_or_404(self.jobs, request, "Job")
+            job = self.jobs.put(self._job_from(body, existing))
+            return json_response(self.render_job(job))
+
+    @route("POST", r"/job/(?P<id>\d+)/products/")
+    def set_job_products(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            job = dict(self._get_or_404(self.jobs, request, "Job"))
+            errors: Errors = {}
+            if body.get("products") is None:
+                _error(errors, "products", "This field is required.")
+            products = self._check_products(body.get("products"), errors)
+            campaign = self._campaign_or_error(body.get("campaignId"), errors)
+            if errors:
+                raise HTTPError(400, errors)
+            job["products"] = products or []
+            self.jobs.put(job)
+            if campaign is not None:
+                if job["products"]:
+                    self._add_job_to_campaign(campaign, job["id"])
+                else:
+                    self.campaigns.put({**campaign, "jobs": [j for j in campaign["jobs"] if j != job["id"]]})
+            return json_response({"id": job["id"], "products": job["products"]})
+
+    def _set_job_status(self, request: Request, status: str) -> Response:
+        with self.lock:
+            job = self._get_or_404(self.jobs, request, "Job")
+            if job["jobStatus"] != status:  # already in that status: still a success (idempotent)
+                self.jobs.put({**job, "jobStatus": status})
+            return json_response({"success": True})
+
+    @route("POST", r"/job/(?P<id>\d+)/expire/")
+    def expire_job(self, request: Request) -> Response:
+        return self._set_job_status(request, jc.JOB_EXPIRED)
+
+    @route("POST", r"/job/(?P<id>\d+)/unexpire/")
+    def unexpire_job(self, request: Request) -> Response:
+        return self._set_job_status(request, jc.JOB_ACTIVE)
+
+    # -- campaigns ------------------------------------------------------------------------------------
+    def _campaign_from(self, body: dict, existing: dict | None) -> dict:
+        errors: Errors = {}
+        _require(body, ("companyId", "name") if existing else ("companyId", "name", "budget"), errors)
+        self._check_company_id(body, errors)
+        aggressiveness = body.get("aggressiveness")
+        if aggressiveness is not None and jc.aggressiveness_problem(aggressiveness):
+            _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
+        _check_bool(body, "isPaused", errors)
+        end = _check_when(body, "endDate", errors)
+        budget = add = None
+        if existing is None and body.get("budget") is not None:
+            budget = _money(body["budget"], "budget", jc.MIN_CAMPAIGN_BUDGET, errors)
+        if existing is not None and body.get("addBudget") is not None:
+            add = _money(body["addBudget"], "addBudget", jc.MIN_ADD_BUDGET, errors)
+        jobs = jc.normalize_codes(body.get("jobs"))
+        if jobs is not None:
+            if len(jobs) > jc.MAX_CAMPAIGN_JOBS:
+                _error(errors, "jobs", f"Ensure this field has no more than {jc.MAX_CAMPAIGN_JOBS} elements.")
+            for job_id in jobs:
+                if isinstance(job_id, bool) or not isinstance(job_id, int) or self.jobs.get(job_id) is None:
+                    _error(errors, "jobs", f'Invalid pk "{job_id}" - object does not exist.')
+        name = body.get("name")
+        if not _blank(name) and isinstance(body.get("companyId"), int):
+            owner = self.campaigns.find((body["companyId"], str(name).strip().lower()))
+            if owner is not None and (existing is None or owner != existing["id"]):
+                _error(errors, "name", "campaign with this name already exists for this company.")
+        if errors:
+            raise HTTPError(400, errors)
+        campaign = dict(existing) if existing else {
+            "partnerId": self.partner_id,
+            "aggressiveness": 20,
+            "endDate": None,
+            "isPaused": False,
+            "budget": budget,
+            "budgetSpent": Decimal(0),
+            "jobs": [],
+            "jobStats": {},
+        }
+        campaign["companyId"] = body["companyId"]
+        campaign["name"] = str(name).strip()
+        if aggressiveness is not None:
+            campaign["aggressiveness"] = int(aggressiveness)
+        if body.get("isPaused") is not None:
+            campaign["isPaused"] = body["isPaused"]
+        if end is not None:
+            campaign["endDate"] = end
+        if jobs is not None:
+            campaign["jobs"] = list(dict.fromkeys(jobs))
+        if add is not None:
+            campaign["budget"] = campaign["budget"] + add
+        return campaign
+
+    def _campaign_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
+        status = _status_arg(request, jc.CAMPAIGN_STATUSES)
+        residue = next(r for r, s in CAMPAIGN_STATUS_BY_RESIDUE.items() if s == status)
+        return (lambda c: self.campaign_status(c).lower() == status), Pattern(1, self.campaigns.seeded, 3, frozenset({residue}))
+
+    @route("GET", "/campaign/")
+    def list_campaigns(self, request: Request) -> Response:
+        offset, limit = _page_args(request)
+        with self.lock:
+            matches, pattern = self._campaign_selection(request)
+            count, page = self.campaigns.select(matches, pattern, offset, limit)
+            return json_response({"count": count, "results": [self.render_campaign(c) for c in page]})
+
+    @route("POST", "/campaign/")
+    def create_campaign(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            campaign = self.campaigns.create(self._campaign_from(body, None))
+            return json_response(self.render_campaign(campaign), 201)
+
+    @route("GET", r"/campaign/(?P<id>\d+)/")
+    def get_campaign(self, request: Request) -> Response:
+        with self.lock:
+            return json_response(self.render_campaign(self._get_or_404(self.campaigns, request, "Campaign")))
+
+    @route("PUT", r"/campaign/(?P<id>\d+)/")
+    def update_campaign(self, request: Request) -> Response:
+        body = _body(request)
+        with self.lock:
+            existing = self._get_or_404(self.campaigns, request, "Campaign")
+            campaign = self.campaigns.put(self._campaign_from(body, existing))
+            return json_response(self.render_campaign(campaign))
+
+    @route("GET", "/campaign/cost_data/")
+    def list_cost_data(self, request: Request) -> Response:
+        offset, limit = _page_args(request)
+        job_id = request.int_arg("jobId", 0) or None
+        campaign_id = request.int_arg("campaignId", 0) or None
+        with self.lock:
+            if job_id is None and campaign_id is None:
+                count, page = self.cost_rows.select(lambda r: True, Pattern(1, self.cost_rows.seeded), offset, limit)
+            else:
+                count, page = self.cost_rows.select(
+                    lambda r: (job_id is None or r["jobId"] == job_id)
+                    and (campaign_id is None or r["campaignId"] == campaign_id),
+                    None,
+                    offset,
+                    limit,
+                )
+            return json_response({"count": count, "results": [self.render_cost_row(r) for r in page]})
+
+    @route("POST", "/campaign/estimate/")
+    def estimate(self, request: Request) -> Response:
+        body = _body(request)
+        key = request.header(jc.API_KEY_HEADER) or ""
+        with self.lock:
+            day = self.clock.now().date().isoformat()
+            if self.estimates[(key, day)] >= ESTIMATES_PER_DAY:
+                tomorrow = dt.datetime.combine(self.clock.now().date() + dt.timedelta(days=1), dt.time.min, UTC)
+                wait = max(1, math.ceil((tomorrow - self.clock.now()).total_seconds()))
+                raise HTTPError(429, {"detail": "Estimate limit of 50 requests per day reached."}, {"Retry-After": str(wait)})
+            errors: Errors = {}
+            _require(body, ("budget", "jobTitle", "jobDescription"), errors)
+            if _blank(body.get("jobZipCode")):
+                _require(body, ("jobCity", "jobState"), errors)
+            elif len(str(body["jobZipCode"]).strip()) > 7:
+                _error(errors, "jobZipCode", "Ensure this field has no more than 7 characters.")
+            _check_state(body, "jobState", errors)
+            budget = _money(body["budget"], "budget", jc.MIN_CAMPAIGN_BUDGET, errors) if body.get("budget") is not None else None
+            aggressiveness = body.get("aggressiveness", 20)
+            if jc.aggressiveness_problem(aggressiveness):
+                _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
+            if errors:
+                raise HTTPError(400, errors)
+            self.estimates[(key, day)] += 1
+            reach = float(budget) * int(aggressiveness) / 20  # type: ignore[arg-type]
+            return json_response({"minCandidates": max(1, int(reach / 3)), "maxCandidates": max(2, int(reach * 5))})
+
+    # -- products -------------------------------------------------------------------------------------
+    @route("GET", "/product/")
+    def list_products(self, request: Request) -> Response:
+        partner = request.arg("partnerId")
+        if not partner:
+            raise HTTPError(400, {"partnerId": ["This field is required."]})
+        if partner.strip() != str(self.partner_id):
+            raise HTTPError(400, {"partnerId": ["Invalid partner for this API key."]})
+        with self.lock:
+            return json_response([dict(p) for p in self.products])
+
+    # -- test controls --------------------------------------------------------------------------------
+    def control(self, action: str, payload: t.Mapping[str, t.Any]) -> t.Any:
+        if action == "rate_limit":
+            self.rate_limit_requests = int(payload.get("requests", self.rate_limit_requests))
+            self.rate_limit_window = float(payload.get("window_seconds", self.rate_limit_window))
+            self.windows.clear()
+            return {"requests": self.rate_limit_requests, "window_seconds": self.rate_limit_window}
+        if action == "add_cost_events":
+            return {"added": self._add_cost_events(payload)}
+        return super().control(action, payload)
+
+    def _add_cost_events(self, payload: t.Mapping[str, t.Any]) -> list[dict]:
+        count = int(payload.get("count", 1))
+        if not len(self.campaigns):
+            raise HTTPError(400, {"error": "no campaigns to add cost events to"})
+        now = self.clock.now()
+        added = []
+        for n in range(count):
+            campaign_id = int(payload.get("campaignId") or (n % len(self.campaigns)) + 1)
+            campaign = self.campaigns.get(campaign_id)
+            if campaign is None:
+                raise HTTPError(400, {"error": f"unknown campaign {campaign_id}"})
+            job_id = payload.get("jobId") or (campaign["jobs"][n % len(campaign["jobs"])] if campaign["jobs"] else None)
+            event = payload.get("eventType") or EVENT_TYPES[n % 2]
+            cost = EVENT_COSTS.get(event, 0.15)
+            row = self.cost_rows.create(
+                {
+                    "campaignId": campaign_id,
+                    "jobId": job_id,
+                    "source": SOURCES[n % len(SOURCES)],
+                    "cost": cost,
+                    "eventType": event,
+                    # Distinct, increasing times even within one call.
+                    "time": iso(now + dt.timedelta(microseconds=n)),
+                }
+            )
+            stats = dict(campaign["jobStats"])
+            if job_id is not None:
+                previous = stats.get(job_id, {"budgetSpent": 0.0, "totalClicks": 0})
+                stats[job_id] = {
+                    "budgetSpent": previous["budgetSpent"] + cost,
+                    "totalClicks": previous["totalClicks"] + (event == "Click"),
+                }
+            self.campaigns.put({**campaign, "budgetSpent": campaign["budgetSpent"] + Decimal(str(cost)), "jobStats": stats})
+            added.append(self.render_cost_row(row))
+        return added
+
+    def dump(self) -> dict[str, t.Any]:
+        tables = {
+            "companies": (self.companies, self.render_company),
+            "jobs": (self.jobs, self.render_job),
+            "campaigns": (self.campaigns, self.render_campaign),
+            "cost_data": (self.cost_rows, self.render_cost_row),
+        }
+        out: dict[str, t.Any] = {"partner_id": self.partner_id, "truncated": [], "counts": {}}
+        for name, (table, render) in tables.items():
+            records, truncated = table.records(DUMP_LIMIT)
+            out[name] = [render(r) for r in records]
+            out["counts"][name] = len(table)
+            if truncated:
+                out["truncated"].append(name)
+        out["products"] = [dict(p) for p in self.products]
+        out["counts"]["products"] = len(self.products)
+        return out

@@ -1,10 +1,697 @@
-"""Simulated PCRecruiterAPI (placeholder: being written)."""
+"""Simulated PCRecruiter REST API with change tracking (``pcrecruiter-change-tracking.txt``).
+
+What it serves below ``/pcrecruiter/rest/api`` (facts in :mod:`jobsync_common.pcrecruiter`):
+
+- ``GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey=`` -> ``{"SessionId"}``;
+  every other call needs ``Authorization: BEARER <SessionId>`` (else 401).
+- ``GET candidates|companies|positions`` (``ResultsPerPage``, ``Page``, ``query``, ``fields``)
+  -> ``{"TotalRecords", "Results"}`` ordered by primary key; ``GET <entity>/<id>``.
+- ``X-CHANGETRACKING: <version>`` on a list: only records changed since that version (net
+  effect per record), filtered by ``X-CHANGETRACKING-OPERATION``; the response header
+  carries the current version. ``GET null`` with ``X-CHANGETRACKING: GET`` reads it.
+- App-name mode: ``MyApp START`` / ``MyApp`` / ``MyApp STOP`` (or ``END``) per app and user.
+
+Choices where the document is silent (each also noted where it is made):
+
+- Versions are database-wide (one counter, starting at 1000). A change log entry older
+  than seven days on the sandbox clock is pruned lazily (on the next request); a version
+  below the newest pruned one answers 400 naming the minimum valid version.
+- A change set is ordered by primary key and never shrinks while it is read (an inserted
+  then deleted record stays in it as D): changes made while a client pages through it can
+  only move records to later pages (read twice), never to pages already read (lost).
+- ``X-CHANGETRACKING: GET`` on a list answers the plain listing plus the version header.
+- App-name mode with nothing stored yet for (app, user) returns every record as an insert.
+  A continuation or STOP with no START before it answers 400. App names are matched
+  case-insensitively.
+
+Controls (``POST /_control/api/pcrecruiter/<action>``): ``insert`` ``{"entity", "record"?,
+"count"?}``, ``update`` ``{"entity", "id"|"ids", "fields"}``, ``delete`` ``{"entity",
+"id"|"ids"}``, ``expire_sessions``, ``version``.
+"""
 
 from __future__ import annotations
 
-from jobsync_sandbox.core import SimulatedAPI
+import bisect
+import datetime as dt
+import random
+import re
+import secrets
+import typing as t
+from dataclasses import dataclass, field
+
+from jobsync_common import pcrecruiter as pcr
+from jobsync_sandbox.core import HTTPError, Request, Response, SimulatedAPI, isoformat, json_response, route
+
+INITIAL_VERSION = 1000
+#: Records listed in full by ``dump()``; beyond that only the changed ones are.
+DUMP_LIMIT = 5000
+_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+#: Seeded keys are spaced, 15 digits long like the document's examples.
+_KEY_BASE = {"companies": 110_000_000_000_000, "positions": 220_000_000_000_000, "candidates": 330_000_000_000_000}
+_KEY_STEP = 7
+
+FIELDS: dict[str, tuple[str, ...]] = {
+    "candidates": (
+        "CandidateId", "FirstName", "LastName", "EmailAddress", "MobilePhone", "Title", "CompanyName",
+        "City", "State", "Country", "Status", "DateEntered", "LastModified",
+    ),
+    "companies": (
+        "CompanyId", "CompanyName", "Industry", "WebSite", "Phone", "City", "State", "Country", "Status",
+        "DateEntered", "LastModified",
+    ),
+    "positions": (
+        "JobId", "CompanyId", "CompanyName", "JobTitle", "City", "State", "Country", "Status",
+        "NumberOfOpenings", "SalaryMin", "SalaryMax", "DateEntered", "LastModified",
+    ),
+}  # fmt: skip
+
+_FIRST = ("Fred", "Barney", "Wilma", "Betty", "Pebbles", "Bamm", "Dino", "George", "Jane", "Judy", "Elroy", "Astro")
+_LAST = ("Flintstone", "Rubble", "Slate", "Jetson", "Spacely", "Cogswell", "Gazoo", "Rockhead")
+_CITIES = (("Bedrock", "AZ"), ("Orbit City", "CA"), ("Rockvegas", "NV"), ("Cleveland", "OH"), ("Austin", "TX"))
+_TITLES = ("Engineer", "Recruiter", "Dispatcher", "Accountant", "Nurse", "Driver", "Analyst", "Manager")
+_INDUSTRIES = ("Quarrying", "Aerospace", "Healthcare", "Logistics", "Finance", "Retail")
+_STATUSES = {"candidates": ("Active", "Placed", "Inactive"), "companies": ("Client", "Prospect"), "positions": ("Open", "Filled", "On Hold")}
+
+
+@dataclass
+class _Change:
+    version: int
+    op: str
+    key: int
+    at: dt.datetime
+
+
+@dataclass
+class _Pull:
+    """An app-name pull in progress: read changes since ``since``, commit ``temp`` on STOP."""
+
+    since: int | None
+    temp: int
+
+
+@dataclass
+class _EntityStore:
+    """One entity: seeded records generated from their index, changes kept in overrides."""
+
+    name: str
+    key_name: str
+    size: int
+    api: PCRecruiterAPI
+    overrides: dict[int, dict[str, t.Any]] = field(default_factory=dict)
+    deleted_indexes: list[int] = field(default_factory=list)  # sorted seeded indexes
+    deleted: set[int] = field(default_factory=set)
+    inserted: list[int] = field(default_factory=list)  # live inserted keys, ascending
+    next_index: int = 0
+    log: list[_Change] = field(default_factory=list)
+    log_versions: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.next_index = self.size
+
+    # -- keys and records ---------------------------------------------------------------------
+    def key_of(self, index: int) -> int:
+        return _KEY_BASE[self.name] + (index + 1) * _KEY_STEP
+
+    def index_of(self, key: int) -> int | None:
+        offset = key - _KEY_BASE[self.name]
+        if offset <= 0 or offset % _KEY_STEP:
+            return None
+        return offset // _KEY_STEP - 1
+
+    def exists(self, key: int) -> bool:
+        index = self.index_of(key)
+        return index is not None and index < self.next_index and key not in self.deleted
+
+    def record(self, key: int) -> dict[str, t.Any] | None:
+        if not self.exists(key):
+            return None
+        if key in self.overrides:
+            return self.overrides[key]
+        return self.api.generate(self.name, self.index_of(key))  # type: ignore[arg-type]
+
+    @property
+    def live_count(self) -> int:
+        return self.size - len(self.deleted_indexes) + len(self.inserted)
+
+    def live_keys(self, start: int, count: int) -> list[int]:
+        """``count`` live keys from position ``start`` in key order, without listing them all."""
+        keys: list[int] = []
+        seeded_live = self.size - len(self.deleted_indexes)
+        if start < seeded_live:
+            index = self._seeded_index_at(start)
+            while len(keys) < count and index < self.size:
+                key = self.key_of(index)
+                if key not in self.deleted:
+                    keys.append(key)
+                index += 1
+            start = seeded_live
+        offset = start - seeded_live
+        keys.extend(self.inserted[offset : offset + count - len(keys)])
+        return keys
+
+    def _seeded_index_at(self, position: int) -> int:
+        # Smallest seeded index with `position + 1` live seeded records up to and including it.
+        lo, hi = position, position + len(self.deleted_indexes)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if mid + 1 - bisect.bisect_right(self.deleted_indexes, mid) >= position + 1:
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def all_live_keys(self) -> t.Iterator[int]:
+        for index in range(self.size):
+            key = self.key_of(index)
+            if key not in self.deleted:
+                yield key
+        yield from self.inserted
+
+    # -- mutations (the caller bumps the version) ---------------------------------------------------
+    def insert(self, record: dict[str, t.Any]) -> int:
+        index = self.next_index
+        self.next_index += 1
+        key = self.key_of(index)
+        self.overrides[key] = {**self.api.generate(self.name, index), **record, self.key_name: key}
+        self.inserted.append(key)
+        return key
+
+    def update(self, key: int, fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        current = self.record(key)
+        assert current is not None
+        self.overrides[key] = {**current, **fields, self.key_name: key}
+        return self.overrides[key]
+
+    def delete(self, key: int) -> None:
+        index = self.index_of(key)
+        assert index is not None
+        self.deleted.add(key)
+        self.overrides.pop(key, None)
+        if index < self.size:
+            bisect.insort(self.deleted_indexes, index)
+        else:
+            self.inserted.remove(key)
+
+    # -- change log ---------------------------------------------------------------------------------
+    def log_change(self, change: _Change) -> None:
+        self.log.append(change)
+        self.log_versions.append(change.version)
+
+    def prune(self, cutoff: dt.datetime) -> int | None:
+        """Drop entries older than ``cutoff``; return the newest dropped version."""
+        count = 0
+        while count < len(self.log) and self.log[count].at < cutoff:
+            count += 1
+        if not count:
+            return None
+        newest = self.log[count - 1].version
+        del self.log[:count]
+        del self.log_versions[:count]
+        return newest
+
+    def net_changes(self, since: int) -> list[tuple[int, str]]:
+        """``(key, I|U|D)`` of every record changed after ``since``, in key order.
+
+        Net effect per record: deleted last -> D (even when it was inserted after ``since``:
+        dropping it would shrink the set under a client paging through it); inserted
+        first -> I; otherwise U.
+        """
+        first: dict[int, str] = {}
+        last: dict[int, str] = {}
+        for change in self.log[bisect.bisect_right(self.log_versions, since) :]:
+            first.setdefault(change.key, change.op)
+            last[change.key] = change.op
+        net = []
+        for key in sorted(last):
+            if last[key] == pcr.DELETE:
+                net.append((key, pcr.DELETE))
+            elif first[key] == pcr.INSERT:
+                net.append((key, pcr.INSERT))
+            else:
+                net.append((key, pcr.UPDATE))
+        return net
+
+
+# -- query: "firstname eq fred and city co rock" ----------------------------------------------------------
+# PCRecruiter's query syntax beyond the document's `firstname eq fred` is assumed: conditions
+# `field op value` joined by `and`; ops eq ne co (contains) sw (starts with) gt ge lt le;
+# field names and text compare case-insensitively; quote values that contain spaces.
+_CONDITION_RE = re.compile(
+    r"\s*(?P<field>\w+)\s+(?P<op>\w+)\s+(?P<value>'[^']*'|\"[^\"]*\"|.+?)\s*(?:\s+and\s+|$)", re.IGNORECASE
+)
+_COMPARISONS: dict[str, t.Callable[[t.Any, t.Any], bool]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+_TEXT_OPS: dict[str, t.Callable[[str, str], bool]] = {
+    "co": lambda a, b: b in a,
+    "sw": lambda a, b: a.startswith(b),
+}
+Condition = tuple[str, str, str]  # (field, operator, value)
+
+
+def _bad_request(message: str) -> HTTPError:
+    return HTTPError(400, {"Message": message})
+
+
+def parse_query(text: str, fields: t.Sequence[str]) -> list[Condition]:
+    canonical = {f.lower(): f for f in fields}
+    conditions: list[Condition] = []
+    position = 0
+    text = text.strip()
+    while position < len(text):
+        match = _CONDITION_RE.match(text, position)
+        if not match or match.end() == position:
+            raise _bad_request(f"Invalid query near {text[position:]!r}.")
+        name = canonical.get(match["field"].lower())
+        if name is None:
+            raise _bad_request(f"Unknown field {match['field']!r} in query.")
+        op = match["op"].lower()
+        if op not in _COMPARISONS and op not in _TEXT_OPS:
+            raise _bad_request(f"Unknown operator {match['op']!r} in query (use eq, ne, co, sw, gt, ge, lt, le).")
+        value = match["value"]
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        conditions.append((name, op, value))
+        position = match.end()
+    return conditions
+
+
+def _text(value: t.Any) -> str:
+    return str(value if value is not None else "").lower()
+
+
+def _holds(record_value: t.Any, op: str, wanted: str) -> bool:
+    if op in _TEXT_OPS:
+        return _TEXT_OPS[op](_text(record_value), wanted.lower())
+    if isinstance(record_value, (int, float)) and not isinstance(record_value, bool):
+        try:
+            return _COMPARISONS[op](record_value, float(wanted))
+        except ValueError:
+            pass
+    return _COMPARISONS[op](_text(record_value), wanted.lower())
+
+
+def matches(record: t.Mapping[str, t.Any], conditions: t.Sequence[Condition]) -> bool:
+    return all(_holds(record.get(name), op, wanted) for name, op, wanted in conditions)
 
 
 class PCRecruiterAPI(SimulatedAPI):
     name = "pcrecruiter"
     base_path = "/pcrecruiter/rest/api"
+    default_sizes: t.ClassVar[dict[str, int]] = {"companies": 20, "positions": 40, "candidates": 60}
+    default_credentials: t.ClassVar[dict[str, t.Any]] = {
+        "database_id": "SANDBOX",
+        "username": "sandbox",
+        "password": "sandbox-pcr-password",
+        "app_id": "jobsync",
+        "api_key": "sandbox-pcr-key",
+    }
+
+    def reset(self) -> None:
+        self.stores = {
+            name: _EntityStore(name, key_name, int(self.sizes.get(name, 0)), self)
+            for name, key_name in pcr.ENTITIES.items()
+        }
+        self.version = INITIAL_VERSION
+        # Nothing before change tracking was switched on can be asked for.
+        self.min_valid_version = INITIAL_VERSION
+        self.sessions: dict[str, str] = {}
+        self.app_versions: dict[tuple[str, str], int] = {}
+        self.pulls: dict[tuple[str, str], _Pull] = {}
+        self.commands: list[dict[str, t.Any]] = []
+        self._cache: dict[tuple, list] = {}
+
+    # -- seeded data ------------------------------------------------------------------------------------
+    def generate(self, entity: str, index: int) -> dict[str, t.Any]:
+        rng = random.Random(f"{self.seed}:{entity}:{index}")  # noqa: S311 - deterministic test data
+        entered = _EPOCH + dt.timedelta(minutes=37 * index)
+        city, state = rng.choice(_CITIES)
+        common = {
+            "City": city,
+            "State": state,
+            "Country": "US",
+            "Status": rng.choice(_STATUSES[entity]),
+            "DateEntered": isoformat(entered, millis=False),
+            "LastModified": isoformat(entered + dt.timedelta(hours=rng.randint(0, 400)), millis=False),
+        }
+        store = self.stores[entity]
+        if entity == "companies":
+            name = f"{rng.choice(_LAST)} {rng.choice(_INDUSTRIES)} {index}"
+            return {
+                "CompanyId": store.key_of(index),
+                "CompanyName": name,
+                "Industry": rng.choice(_INDUSTRIES),
+                "WebSite": f"https://company{index}.example.com",
+                "Phone": f"555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+                **common,
+            }
+        if entity == "positions":
+            companies = self.stores["companies"]
+            company_index = rng.randrange(max(1, companies.size))
+            company = self.generate("companies", company_index) if companies.size else {}
+            low = rng.randint(30, 90) * 1000
+            return {
+                "JobId": store.key_of(index),
+                "CompanyId": company.get("CompanyId"),
+                "CompanyName": company.get("CompanyName"),
+                "JobTitle": f"{rng.choice(_TITLES)} {index}",
+                "NumberOfOpenings": rng.randint(1, 5),
+                "SalaryMin": low,
+                "SalaryMax": low + rng.randint(5, 40) * 1000,
+                **common,
+            }
+        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        return {
+            "CandidateId": store.key_of(index),
+            "FirstName": first,
+            "LastName": last,
+            "EmailAddress": f"{first}.{last}.{index}@example.com".lower(),
+            "MobilePhone": f"555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}",
+            "Title": rng.choice(_TITLES),
+            "CompanyName": f"{rng.choice(_LAST)} {rng.choice(_INDUSTRIES)}",
+            **common,
+        }
+
+    # -- sessions ---------------------------------------------------------------------------------------
+    def authenticate(self, request: Request) -> None:
+        if request.path.rstrip("/") == f"/{pcr.ACCESS_TOKEN_PATH}":
+            return
+        if self._user(request) is None:
+            raise HTTPError(401, {"Message": pcr.UNAUTHORIZED_MESSAGE})
+
+    def _user(self, request: Request) -> str | None:
+        scheme, _, token = (request.header("Authorization") or "").strip().partition(" ")
+        if scheme.upper() != pcr.AUTH_SCHEME:
+            return None
+        with self.lock:
+            return self.sessions.get(token.strip())
+
+    @route("GET", "/access-token")
+    def access_token(self, request: Request) -> Response:
+        account = {
+            "DatabaseId": self.credentials["database_id"],
+            "AppId": self.credentials["app_id"],
+            "ApiKey": self.credentials["api_key"],
+        }
+        # Optional extra users of the same database ({"users": {name: password}}), for per-user tests.
+        passwords = {str(self.credentials["username"]): str(self.credentials["password"])}
+        passwords |= {str(k): str(v) for k, v in (self.credentials.get("users") or {}).items()}
+        username = request.arg("Username") or ""
+        if any(request.arg(name) != str(value) for name, value in account.items()) or (
+            passwords.get(username) is None or passwords[username] != request.arg("Password")
+        ):
+            raise HTTPError(401, {"Message": pcr.BAD_CREDENTIALS_MESSAGE})
+        session_id = secrets.token_hex(16)
+        with self.lock:
+            self.sessions[session_id] = username
+        return json_response({pcr.SESSION_ID_KEY: session_id})
+
+    # -- change log -------------------------------------------------------------------------------------
+    def before_dispatch(self, request: Request) -> None:
+        with self.lock:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Lazy retention: drop log entries older than seven days (sandbox clock)."""
+        cutoff = self.clock.now() - pcr.RETENTION
+        for store in self.stores.values():
+            newest = store.prune(cutoff)
+            if newest is not None and newest > self.min_valid_version:
+                self.min_valid_version = newest
+                self._cache.clear()
+
+    def _record_change(self, store: _EntityStore, op: str, key: int) -> None:
+        self.version += 1
+        store.log_change(_Change(self.version, op, key, self.clock.now()))
+        self._cache.clear()
+
+    def _check_version(self, since: int) -> None:
+        if since < self.min_valid_version:
+            raise HTTPError(pcr.EXPIRED_VERSION_STATUS, pcr.expired_version_body(since, self.min_valid_version))
+
+    # -- request parsing ----------------------------------------------------------------------------------
+    def _paging(self, request: Request) -> tuple[int, int]:
+        per_page = request.int_arg(pcr.RESULTS_PER_PAGE_PARAM, pcr.DEFAULT_RESULTS_PER_PAGE)
+        page = request.int_arg(pcr.PAGE_PARAM, 1)
+        if not 1 <= per_page <= pcr.MAX_RESULTS_PER_PAGE:
+            raise _bad_request(f"ResultsPerPage must be between 1 and {pcr.MAX_RESULTS_PER_PAGE}.")
+        if page < 1:
+            raise _bad_request("Page must be 1 or more.")
+        return per_page, page
+
+    def _fields(self, entity: str, text: str | None) -> tuple[str, ...]:
+        names = FIELDS[entity]
+        if not text:
+            return names
+        canonical = {f.lower(): f for f in names}
+        wanted = {pcr.ENTITIES[entity]}
+        for raw in text.split(","):
+            if not raw.strip():
+                continue
+            name = canonical.get(raw.strip().lower())
+            if name is None:
+                raise _bad_request(f"Unknown field {raw.strip()!r} for {entity}.")
+            wanted.add(name)
+        # The primary key always comes back, even when not asked for.
+        return tuple(f for f in names if f in wanted)
+
+    @staticmethod
+    def _operations(request: Request) -> str:
+        raw = request.header(pcr.OPERATION_HEADER)
+        if raw is None or not raw.strip():
+            return pcr.OPERATIONS  # omitted: all three
+        ops = pcr.normalize_operations(raw)
+        if ops is None:
+            raise _bad_request(f"{pcr.OPERATION_HEADER} must be a combination of I, U and D, got {raw!r}.")
+        return ops
+
+    def _tracking(self, request: Request) -> tuple[str, t.Any] | None:
+        """Parse ``X-CHANGETRACKING``: ("get",), ("version", n), ("app", (name, command))."""
+        raw = request.header(pcr.TRACKING_HEADER)
+        if raw is None or not raw.strip():
+            return None
+        value = raw.strip()
+        if value.upper() == pcr.CURRENT_VERSION_COMMAND:
+            return ("get", None)
+        if pcr.parse_version(value) is not None:
+            return ("version", pcr.parse_version(value))
+        parts = value.split()
+        if len(parts) > 2 or not pcr.is_valid_app_name(parts[0]):
+            raise _bad_request(
+                f"Invalid change tracking application name {parts[0]!r}: application names {pcr.APP_NAME_RULE}."
+            )
+        command = parts[1].upper() if len(parts) == 2 else None
+        if command not in (None, pcr.START_COMMAND, *pcr.STOP_COMMANDS):
+            raise _bad_request(f"Unknown change tracking command {parts[1]!r} (use START, STOP or END).")
+        return ("app", (parts[0], command))
+
+    # -- app-name mode ------------------------------------------------------------------------------------
+    def _app(self, request: Request, name: str, command: str | None, *, on_null: bool) -> _Pull | None:
+        """Apply an app-name command; return the pull whose changes this request reads."""
+        user = self._user(request) or ""
+        key = (name.lower(), user)
+        label = command or "CONTINUE"
+        entry = {"app": name, "user": user, "command": label, "path": request.path, "version": self.version}
+        self.commands.append(entry)
+        if command == pcr.START_COMMAND:
+            # Choice: nothing stored yet for (app, user) -> since None = every record as an insert.
+            pull = self.pulls[key] = _Pull(since=self.app_versions.get(key), temp=self.version)
+            return pull
+        pull = self.pulls.get(key)
+        if pull is None:
+            entry["rejected"] = True
+            raise _bad_request(f"No change tracking pull in progress for application {name!r}: send '{name} START' first.")
+        if command in pcr.STOP_COMMANDS:
+            if not on_null:
+                raise _bad_request(f"Send '{name} {command}' to the null endpoint.")
+            self.app_versions[key] = pull.temp
+            del self.pulls[key]
+            entry["committed"] = pull.temp
+            return None
+        return pull
+
+    # -- endpoints ----------------------------------------------------------------------------------------
+    @route("GET", "/null")
+    def null(self, request: Request) -> Response:
+        with self.lock:
+            tracking = self._tracking(request)
+            version = self.version
+            if tracking is not None and tracking[0] == "app":
+                name, command = tracking[1]
+                self._app(request, name, command, on_null=True)
+                if command in pcr.STOP_COMMANDS:
+                    version = self.app_versions[(name.lower(), self._user(request) or "")]
+            headers = {pcr.TRACKING_HEADER: str(version)} if tracking is not None else {}
+            return Response(200, None, headers)
+
+    @route("GET", "/(?P<entity>candidates|companies|positions)")
+    def list_entity(self, request: Request) -> Response:
+        entity = request.path_params["entity"]
+        with self.lock:
+            per_page, page = self._paging(request)
+            fields = self._fields(entity, request.arg(pcr.FIELDS_PARAM))
+            query = request.arg(pcr.QUERY_PARAM) or ""
+            conditions = parse_query(query, FIELDS[entity]) if query.strip() else []
+            tracking = self._tracking(request)
+            if tracking is None or tracking[0] == "get":
+                rows, total = self._listing(entity, fields, query, conditions, per_page, page)
+            else:
+                if tracking[0] == "version":
+                    since: int | None = tracking[1]
+                else:
+                    pull = self._app(request, *tracking[1], on_null=False)
+                    since = pull.since if pull is not None else None
+                rows, total = self._change_page(
+                    entity, since, self._operations(request), fields, query, conditions, per_page, page
+                )
+            headers = {pcr.TRACKING_HEADER: str(self.version)} if tracking is not None else {}
+            return json_response({pcr.TOTAL_KEY: total, pcr.RESULTS_KEY: rows}, headers=headers)
+
+    @route("GET", "/(?P<entity>candidates|companies|positions)/(?P<id>[^/]+)")
+    def get_entity(self, request: Request) -> Response:
+        entity = request.path_params["entity"]
+        with self.lock:
+            fields = self._fields(entity, request.arg(pcr.FIELDS_PARAM))
+            key = pcr.parse_version(request.path_params["id"])  # a non-negative integer
+            record = self.stores[entity].record(key) if key is not None else None
+            if record is None:
+                raise HTTPError(404, {"Message": f"No {entity} record {request.path_params['id']}."})
+            return json_response(self._project(record, fields))
+
+    # -- listings and change sets ---------------------------------------------------------------------------
+    @staticmethod
+    def _project(record: t.Mapping[str, t.Any], fields: t.Sequence[str]) -> dict[str, t.Any]:
+        return {f: record.get(f) for f in fields}
+
+    def _listing(
+        self, entity: str, fields: tuple[str, ...], query: str, conditions: list, per_page: int, page: int
+    ) -> tuple[list[dict], int]:
+        """A plain listing, ordered by primary key (no change tracking)."""
+        store = self.stores[entity]
+        start = (page - 1) * per_page
+        if not conditions:
+            keys = store.live_keys(start, per_page)
+            return [self._project(store.record(k) or {}, fields) for k in keys], store.live_count
+        cache_key = ("listing", entity, query.strip().lower())
+        matching = self._cache.get(cache_key)
+        if matching is None:
+            matching = self._cache[cache_key] = [
+                k for k in store.all_live_keys() if matches(store.record(k) or {}, conditions)
+            ]
+        keys = matching[start : start + per_page]
+        return [self._project(store.record(k) or {}, fields) for k in keys], len(matching)
+
+    def _change_page(
+        self,
+        entity: str,
+        since: int | None,
+        ops: str,
+        fields: tuple[str, ...],
+        query: str,
+        conditions: list,
+        per_page: int,
+        page: int,
+    ) -> tuple[list[dict], int]:
+        store = self.stores[entity]
+        if since is None:
+            # App name seen for the first time: every record, as an insert.
+            if pcr.INSERT not in ops:
+                return [], 0
+            return self._listing(entity, fields, query, conditions, per_page, page)
+        self._check_version(since)
+        cache_key = ("changes", entity, since, ops, query.strip().lower())
+        changes = self._cache.get(cache_key)
+        if changes is None:
+            changes = []
+            for key, op in store.net_changes(since):
+                if op not in ops:
+                    continue
+                # Deleted records skip the query: their field data is gone.
+                if op != pcr.DELETE and conditions and not matches(store.record(key) or {}, conditions):
+                    continue
+                changes.append((key, op))
+            self._cache[cache_key] = changes
+        start = (page - 1) * per_page
+        only_deletes = ops == pcr.DELETE
+        rows = []
+        for key, op in changes[start : start + per_page]:
+            if op == pcr.DELETE:
+                rows.append({store.key_name: pcr.deleted_key(key, only_deletes=only_deletes)})
+            else:
+                rows.append(self._project(store.record(key) or {}, fields))
+        return rows, len(changes)
+
+    # -- controls ---------------------------------------------------------------------------------------
+    def _store(self, payload: t.Mapping[str, t.Any]) -> _EntityStore:
+        entity = payload.get("entity")
+        if entity not in self.stores:
+            raise HTTPError(400, {"error": f"entity must be one of {sorted(self.stores)}, got {entity!r}"})
+        return self.stores[entity]
+
+    def _keys(self, store: _EntityStore, payload: t.Mapping[str, t.Any]) -> list[int]:
+        keys = [int(k) for k in payload.get("ids") or [payload.get("id")] if k is not None]
+        missing = [k for k in keys if not store.exists(k)]
+        if missing or not keys:
+            raise HTTPError(404, {"error": f"no live {store.name} record(s) {missing or keys}"})
+        return keys
+
+    def control(self, action: str, payload: t.Mapping[str, t.Any]) -> t.Any:
+        self._prune()
+        if action == "expire_sessions":
+            expired = len(self.sessions)
+            self.sessions.clear()
+            return {"expired": expired}
+        if action == "version":
+            return {"version": self.version, "min_valid_version": self.min_valid_version}
+        if action not in {"insert", "update", "delete"}:
+            return super().control(action, payload)
+        store = self._store(payload)
+        now = isoformat(self.clock.now(), millis=False)
+        result: list[dict[str, t.Any]] = []
+        if action == "insert":
+            for _ in range(int(payload.get("count", 1))):
+                fields = {"DateEntered": now, "LastModified": now, **dict(payload.get("record") or {})}
+                key = store.insert(fields)
+                self._record_change(store, pcr.INSERT, key)
+                result.append(dict(store.record(key) or {}))
+        elif action == "update":
+            for key in self._keys(store, payload):
+                record = store.update(key, {"LastModified": now, **dict(payload.get("fields") or {})})
+                self._record_change(store, pcr.UPDATE, key)
+                result.append(dict(record))
+        else:
+            for key in self._keys(store, payload):
+                store.delete(key)
+                self._record_change(store, pcr.DELETE, key)
+                result.append({store.key_name: key})
+        return {"version": self.version, "records": result}
+
+    def dump(self) -> dict[str, t.Any]:
+        self._prune()
+        entities: dict[str, t.Any] = {}
+        for name, store in self.stores.items():
+            listed = store.live_count <= DUMP_LIMIT
+            keys = list(store.all_live_keys()) if listed else sorted(store.overrides)
+            entities[name] = {
+                "count": store.live_count,
+                "truncated": not listed,
+                "records": [store.record(k) for k in keys],
+                "deleted": sorted(store.deleted),
+                "changes": [
+                    {"version": c.version, "op": c.op, "key": c.key, "at": isoformat(c.at)} for c in store.log
+                ],
+            }
+        return {
+            "version": self.version,
+            "min_valid_version": self.min_valid_version,
+            "entities": entities,
+            "sessions": len(self.sessions),
+            "app_versions": {f"{app}/{user}": v for (app, user), v in self.app_versions.items()},
+            "pulls": {f"{app}/{user}": {"since": p.since, "temp": p.temp} for (app, user), p in self.pulls.items()},
+            "commands": list(self.commands),
+        }

@@ -1,14 +1,40 @@
-"""Jobcase streams of tap-jobsync (placeholder: being written)."""
+"""Jobcase streams of tap-jobsync (Jobcase Partner Platform API)."""
 
 from __future__ import annotations
 
+from singer_sdk import typing as th
+
+from jobsync_common import jobcase as jc
+from tap_jobsync.jobcase.streams import (
+    JobcaseCampaignCostDataStream,
+    JobcaseCampaignsStream,
+    JobcaseCompaniesStream,
+    JobcaseJobsStream,
+    JobcaseProductsStream,
+)
 from tap_jobsync.service import TapService
 
+STREAM_TYPES = [
+    JobcaseCompaniesStream,
+    JobcaseProductsStream,
+    JobcaseJobsStream,
+    JobcaseCampaignsStream,
+    JobcaseCampaignCostDataStream,
+]
+
 SERVICE = TapService(
-    key="jobcase",
-    name="Jobcase",
-    settings=[],
-    credential_settings=("jobcase_api_key",),
-    secret_settings=("jobcase_api_key",),
-    stream_types=lambda config: [],
+    key=jc.KEY,
+    name=jc.NAME,
+    settings=[
+        *jc.setting_properties(),
+        th.Property(
+            "jobcase_page_size",
+            th.IntegerType,
+            default=jc.DEFAULT_PAGE_SIZE,
+            description="Rows per list request (`limit`). Jobcase documents 100 as the default page size.",
+        ),
+    ],
+    credential_settings=(jc.API_KEY_SETTING,),
+    secret_settings=jc.SECRET_SETTINGS,
+    stream_types=lambda config: list(STREAM_TYPES),
 )

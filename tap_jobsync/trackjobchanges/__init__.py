@@ -1,14 +1,41 @@
-"""TrackJobChanges streams of tap-jobsync (placeholder: being written)."""
+"""TrackJobChanges streams of tap-jobsync: connections, their employments, pings, the account."""
 
 from __future__ import annotations
 
+from singer_sdk import typing as th
+
+from jobsync_common import trackjobchanges as tjc
 from tap_jobsync.service import TapService
+from tap_jobsync.trackjobchanges.client import HAS_NEW_JOB_ONLY_SETTING
+from tap_jobsync.trackjobchanges.streams import (
+    TrackJobChangesAccountStream,
+    TrackJobChangesConnectionsStream,
+    TrackJobChangesEmploymentsStream,
+    TrackJobChangesPingsStream,
+)
+
+STREAM_TYPES = [
+    TrackJobChangesAccountStream,
+    TrackJobChangesConnectionsStream,
+    TrackJobChangesEmploymentsStream,
+    TrackJobChangesPingsStream,
+]
+
 
 SERVICE = TapService(
-    key="trackjobchanges",
-    name="TrackJobChanges",
-    settings=[],
-    credential_settings=("trackjobchanges_api_key",),
-    secret_settings=("trackjobchanges_api_key",),
-    stream_types=lambda config: [],
+    key=tjc.SERVICE_KEY,
+    name=tjc.SERVICE_NAME,
+    settings=[
+        *tjc.setting_properties(),
+        th.Property(
+            HAS_NEW_JOB_ONLY_SETTING,
+            th.BooleanType,
+            default=False,
+            description="Read only connections flagged with a new job (`has_new_job=true`). Connections whose "
+            "flag was cleared are then not read at all.",
+        ),
+    ],
+    credential_settings=(tjc.API_KEY_SETTING,),
+    secret_settings=tjc.SECRET_SETTINGS,
+    stream_types=lambda config: list(STREAM_TYPES),
 )

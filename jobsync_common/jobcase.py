@@ -1,0 +1,184 @@
+"""What tap-jobsync, target-jobsync and the sandbox share about the Jobcase Partner Platform API.
+
+Source: ``/work/shared/api-docs/jobcase-partner-platform-api.txt``. Where the
+document is silent or contradicts itself, the choice made is written next to
+the constant or function it affects, so changing it is a one-line edit.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from decimal import Decimal, InvalidOperation
+
+from singer_sdk import typing as th
+
+from jobsync_common.settings import rate_limit_property
+
+KEY = "jobcase"
+NAME = "Jobcase"
+DEFAULT_BASE_URL = "https://platform-api.partners.jobcase.com/api/platform/v1"
+API_KEY_HEADER = "X-Platform-Api-Key"
+# "To avoid rate limiting, try to stay within 200 requests per minute."
+DOCUMENTED_REQUESTS_PER_MINUTE = 200
+# "Lists all ..., paginated (100 per page by default)".
+DEFAULT_PAGE_SIZE = 100
+
+API_KEY_SETTING = "jobcase_api_key"
+BASE_URL_SETTING = "jobcase_base_url"
+PARTNER_ID_SETTING = "jobcase_partner_id"
+REQUESTS_PER_MINUTE_SETTING = "jobcase_requests_per_minute"
+SECRET_SETTINGS = (API_KEY_SETTING,)
+AUTH_SETTINGS = (API_KEY_SETTING,)
+
+# The document gives the `status` filters a default ("active") but lists no values.
+# Assumed values (lower case in the query, capitalised in records, as `jobStatus:
+# "Active"` is shown): jobs are active or expired (the expire/unexpire endpoints are
+# the only status transitions); campaigns are active, paused (`isPaused`) or ended
+# (`endDate` passed). The tap lists every value; the sandbox accepts exactly these.
+JOB_STATUSES = ("active", "expired")
+CAMPAIGN_STATUSES = ("active", "paused", "ended")
+DEFAULT_STATUS = "active"
+
+# `jobStatus` values in job records.
+JOB_ACTIVE = "Active"
+JOB_EXPIRED = "Expired"
+
+# Campaign rules from the create/update tables.
+MIN_CAMPAIGN_BUDGET = Decimal(15)
+MIN_ADD_BUDGET = Decimal(1)
+AGGRESSIVENESS_RANGE = (10, 60)
+AGGRESSIVENESS_STEP = 10
+MAX_CAMPAIGN_JOBS = 500
+
+
+def setting_properties() -> list[th.Property]:
+    """Settings both the tap and the target declare for Jobcase."""
+    return [
+        th.Property(
+            API_KEY_SETTING,
+            th.StringType,
+            secret=True,
+            description="Jobcase partner API key, sent in the `X-Platform-Api-Key` header.",
+        ),
+        th.Property(
+            BASE_URL_SETTING,
+            th.StringType,
+            default=DEFAULT_BASE_URL,
+            description="Jobcase Partner Platform API base URL (change only for a sandbox).",
+        ),
+        th.Property(
+            PARTNER_ID_SETTING,
+            th.IntegerType,
+            description="Jobcase partner identifier (`partnerId`): needed to list products and to create companies.",
+        ),
+        rate_limit_property(
+            KEY,
+            NAME,
+            DOCUMENTED_REQUESTS_PER_MINUTE,
+            "Jobcase asks partners to stay within 200 requests per minute per API key; "
+            "lower it when another process uses the same key at the same time.",
+        ),
+    ]
+
+
+# -- normalisers for the document's contradictions -----------------------------------------
+
+
+def normalize_zip(value: t.Any) -> str | None:
+    """A zip/postal code as the string the tables document ("string [5 .. 7] characters").
+
+    The examples send and return ``jobZipCode`` as a number (``94111``). A number
+    cannot keep a leading zero, so a US ZIP such as 02108 arrives as ``2108``:
+    numbers are zero-padded back to 5 digits (assumption: numeric codes are US ZIPs).
+    """
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:05d}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):05d}"
+    text = str(value).strip()
+    return text or None
+
+
+def normalize_codes(value: t.Any) -> list[t.Any] | None:
+    """A flat list from a field the tables call "Array of arrays".
+
+    ``products`` ("A list of Jobcase product codes") and campaign ``jobs`` are
+    shown as flat lists in every example; a nested list is flattened, a single
+    scalar becomes a one-item list.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        return [value]
+    flat: list[t.Any] = []
+    for item in value:
+        if isinstance(item, (list, tuple)):
+            flat.extend(normalize_codes(item) or [])
+        else:
+            flat.append(item)
+    return flat
+
+
+def normalize_products(value: t.Any) -> list[str] | None:
+    """Product codes as a flat list of strings (records may also carry ``{"code": ...}`` objects)."""
+    codes = normalize_codes(value)
+    if codes is None:
+        return None
+    return [str(c["code"]) if isinstance(c, dict) and "code" in c else str(c) for c in codes]
+
+
+# -- campaign rules (the target checks them before sending) ----------------------------------
+
+
+def decimal_places(value: t.Any) -> int | None:
+    """Decimal places of a JSON number (None when it is not a number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        exponent = Decimal(str(value)).normalize().as_tuple().exponent
+    except (InvalidOperation, ValueError):
+        return None
+    return max(0, -exponent) if isinstance(exponent, int) else None
+
+
+def budget_problem(value: t.Any, *, minimum: Decimal = MIN_CAMPAIGN_BUDGET, name: str = "budget") -> str | None:
+    """Why a budget amount breaks the documented rule (``>= minimum``, ``<= 2`` decimal places)."""
+    places = decimal_places(value)
+    if places is None:
+        return f"{name} must be a number, got {value!r}"
+    if places > 2:
+        return f"{name} {value} has more than 2 decimal places"
+    if Decimal(str(value)) < minimum:
+        return f"{name} {value} is below the minimum of {minimum}"
+    return None
+
+
+def aggressiveness_problem(value: t.Any) -> str | None:
+    """Why an aggressiveness breaks the rule "multiple of 10, [10 .. 60]"."""
+    low, high = AGGRESSIVENESS_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        return f"aggressiveness must be a whole number, got {value!r}"
+    if not low <= value <= high or int(value) % AGGRESSIVENESS_STEP:
+        return f"aggressiveness {value} must be a multiple of {AGGRESSIVENESS_STEP} between {low} and {high}"
+    return None
+
+
+# -- paging (the tap's paginator and the target's listings) ------------------------------------
+
+
+def next_offset(offset: int, payload: t.Any, page_size: int) -> int | None:
+    """Offset of the next page of a ``{"count", "results"}`` body, or None after the last page.
+
+    Advances by the rows actually received (a server that caps ``limit`` must not
+    make us skip rows) and stops at ``count``, so the last page costs no extra request.
+    """
+    results = (payload or {}).get("results") if isinstance(payload, dict) else None
+    received = len(results or [])
+    if not received:
+        return None
+    count = payload.get("count")
+    if not isinstance(count, int):
+        return offset + received if received >= page_size else None
+    return offset + received if offset + received < count else None

@@ -1,0 +1,193 @@
+"""PCRecruiter REST API: the facts the tap and the sandbox share, in one place.
+
+Source: ``pcrecruiter-change-tracking.txt`` (change tracking only). Everything
+else here is PCRecruiter's public REST behaviour as we know it, or our own
+choice where nothing is published; each such line says so, so that a
+correction is a one-line change picked up by both the sandbox and the tap.
+
+Where the document contradicts itself, the tap accepts both forms:
+
+| the document says                           | and also                       | the sandbox sends |
+|---------------------------------------------|--------------------------------|-------------------|
+| deleted key "has a minus (-) sign in front" | example ``"CandidateId": -222``| a negative number |
+| step 3 is the ``END`` command               | example request ``MyApp STOP`` | accepts both      |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import typing as t
+
+SERVICE_KEY = "pcrecruiter"
+SERVICE_NAME = "PCRecruiter"
+DEFAULT_BASE_URL = "https://www2.pcrecruiter.net/rest/api"
+#: Path of the API below the host (the sandbox mounts it below ``/pcrecruiter``).
+BASE_PATH = "/rest/api"
+
+# -- settings (names are the tap's public interface) --------------------------------------
+BASE_URL_SETTING = "pcrecruiter_base_url"
+DATABASE_ID_SETTING = "pcrecruiter_database_id"
+USERNAME_SETTING = "pcrecruiter_username"
+PASSWORD_SETTING = "pcrecruiter_password"  # noqa: S105 - a setting name, not a password
+APP_ID_SETTING = "pcrecruiter_app_id"
+API_KEY_SETTING = "pcrecruiter_api_key"
+ENTITIES_SETTING = "pcrecruiter_entities"
+FIELDS_SETTING = "pcrecruiter_fields"
+QUERY_SETTING = "pcrecruiter_query"
+APP_NAME_SETTING = "pcrecruiter_app_name"
+OPERATIONS_SETTING = "pcrecruiter_operations"
+RESULTS_PER_PAGE_SETTING = "pcrecruiter_results_per_page"
+REQUESTS_PER_MINUTE_SETTING = "pcrecruiter_requests_per_minute"
+#: Everything the access-token call needs: a 401 names these.
+AUTH_SETTINGS = (DATABASE_ID_SETTING, USERNAME_SETTING, PASSWORD_SETTING, APP_ID_SETTING, API_KEY_SETTING)
+SECRET_SETTINGS = (PASSWORD_SETTING, API_KEY_SETTING)
+# PCRecruiter publishes no request limit: none by default, 429s are retried honouring Retry-After.
+DEFAULT_REQUESTS_PER_MINUTE: int | None = None
+
+# -- sessions ------------------------------------------------------------------------------
+# GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey= -> {"SessionId": "..."};
+# the session then goes in `Authorization: BEARER <SessionId>`. The query string carries the
+# password and API key: never log that URL (jobsync_common.redact hides Password/ApiKey).
+ACCESS_TOKEN_PATH = "access-token"
+ACCESS_TOKEN_PARAMS = ("DatabaseId", "Username", "Password", "AppId", "ApiKey")
+SESSION_ID_KEY = "SessionId"
+AUTH_SCHEME = "BEARER"
+#: Body of a 401 (bad credentials or an unknown/expired session). Our choice: the
+#: ASP.NET Web API wording PCRecruiter's REST service answers with.
+UNAUTHORIZED_MESSAGE = "Authorization has been denied for this request."
+BAD_CREDENTIALS_MESSAGE = "Invalid DatabaseId, Username, Password, AppId or ApiKey."
+
+# -- lists ---------------------------------------------------------------------------------
+# Lists take ResultsPerPage and Page (1-based) and answer {"TotalRecords": n, "Results": [...]}.
+PAGE_PARAM = "Page"
+RESULTS_PER_PAGE_PARAM = "ResultsPerPage"
+QUERY_PARAM = "query"  # e.g. "firstname eq fred" (field names are case-insensitive)
+FIELDS_PARAM = "fields"  # comma-separated, case-insensitive; the primary key always comes back
+TOTAL_KEY = "TotalRecords"
+RESULTS_KEY = "Results"
+#: Assumptions (not published): the default page size and the largest one accepted.
+#: The sandbox refuses more than the maximum, so a wrong guess fails loudly, never silently.
+DEFAULT_RESULTS_PER_PAGE = 100
+MAX_RESULTS_PER_PAGE = 500
+
+#: Entities we sync and their primary keys, as the API names them.
+ENTITIES: dict[str, str] = {
+    "candidates": "CandidateId",
+    "companies": "CompanyId",
+    "positions": "JobId",
+}
+DEFAULT_ENTITIES = tuple(ENTITIES)
+
+# -- change tracking (the document) ------------------------------------------------------------
+TRACKING_HEADER = "X-CHANGETRACKING"
+OPERATION_HEADER = "X-CHANGETRACKING-OPERATION"
+#: The null endpoint: `X-CHANGETRACKING: GET` there answers the current version in the header.
+NULL_PATH = "null"
+CURRENT_VERSION_COMMAND = "GET"
+START_COMMAND = "START"
+STOP_COMMAND = "STOP"
+#: The document's step 3 says END, its example sends STOP: both commit.
+STOP_COMMANDS = ("STOP", "END")
+INSERT, UPDATE, DELETE = "I", "U", "D"
+OPERATIONS = INSERT + UPDATE + DELETE
+#: "Change Tracking is usually only retained for up to seven days."
+RETENTION = dt.timedelta(days=7)
+# "Appnames must start with a non-numeric character and be a total of 10 alphanumeric
+# characters or less": all alphanumeric, so the first one is a letter.
+APP_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,9}$"
+_APP_NAME_RE = re.compile(APP_NAME_PATTERN)
+APP_NAME_RULE = "must start with a letter and be at most 10 letters or digits"
+
+
+def is_valid_app_name(name: t.Any) -> bool:
+    return isinstance(name, str) and bool(_APP_NAME_RE.match(name))
+
+
+def normalize_operations(value: t.Any) -> str | None:
+    """``"iu"`` -> ``"IU"`` (document order); None when not a non-empty subset of I, U, D."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    letters = set(value.strip().upper())
+    if not letters <= set(OPERATIONS):
+        return None
+    return "".join(op for op in OPERATIONS if op in letters)
+
+
+def parse_version(value: t.Any) -> int | None:
+    """A change-tracking version from a header value (``"1234567899"``), else None."""
+    text = str(value or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def app_header(app_name: str, command: str | None = None) -> str:
+    """``X-CHANGETRACKING`` value of app-name mode: ``MyApp START``, ``MyApp``, ``MyApp STOP``."""
+    return f"{app_name} {command}" if command else app_name
+
+
+# -- deleted records ------------------------------------------------------------------------------
+def deleted_key(primary_key: int, *, only_deletes: bool) -> int:
+    """How a deleted record's key is sent: negative unless only D was asked for (the TIP).
+
+    The sandbox sends a negative number, as the document's example does.
+    """
+    return primary_key if only_deletes else -primary_key
+
+
+def split_deleted_key(value: t.Any, *, only_deletes: bool) -> tuple[t.Any, bool]:
+    """``(primary key, deleted?)`` from a change-set key: ``-222``, ``"-222"`` or (D only) ``222``.
+
+    The document says a minus sign is put *in front of* the key ("this does not mean the
+    value is negative") and its example shows a negative number: both are read.
+    """
+    if isinstance(value, bool):
+        return value, only_deletes
+    if isinstance(value, int):
+        return (abs(value), True) if value < 0 else (value, only_deletes)
+    if isinstance(value, float) and value.is_integer():
+        return split_deleted_key(int(value), only_deletes=only_deletes)
+    if isinstance(value, str):
+        text = value.strip()
+        deleted = text.startswith("-")
+        text = text[1:] if deleted else text
+        key: t.Any = int(text) if text.isdigit() else text
+        return key, deleted or only_deletes
+    return value, only_deletes
+
+
+# -- expired versions (undocumented: our choice, and the rule the tap detects it by) ---------------
+# A version older than the retention window cannot say what changed since: the API answers
+# HTTP 400 with a message naming the minimum valid version. The tap treats a 400 whose body
+# mentions "minimum valid version" (or carries MinimumValidVersion) as "bookmark expired" and
+# resyncs in full. If the live API words it differently, change EXPIRED_VERSION_RE.
+EXPIRED_VERSION_STATUS = 400
+EXPIRED_VERSION_RE = re.compile(r"minimum\s+valid\s+(?:change\s+tracking\s+)?version\D{0,20}(\d+)?", re.IGNORECASE)
+MINIMUM_VERSION_KEY = "MinimumValidVersion"
+
+
+def expired_version_body(requested: int | str, minimum: int) -> dict[str, t.Any]:
+    return {
+        "Message": f"Change tracking version {requested} is no longer available: changes are kept for "
+        f"{RETENTION.days} days and the minimum valid version is {minimum}.",
+        MINIMUM_VERSION_KEY: minimum,
+    }
+
+
+def is_expired_version_answer(status: int, text: str) -> bool:
+    """The detection rule: HTTP 400 naming the minimum valid version."""
+    if status != EXPIRED_VERSION_STATUS or not text:
+        return False
+    return bool(EXPIRED_VERSION_RE.search(text)) or f'"{MINIMUM_VERSION_KEY}"' in text
+
+
+def minimum_valid_version(text: str) -> int | None:
+    """The minimum valid version named by an expired-version answer, when it says."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get(MINIMUM_VERSION_KEY), int):
+        return int(body[MINIMUM_VERSION_KEY])
+    match = EXPIRED_VERSION_RE.search(text or "")
+    return int(match.group(1)) if match and match.group(1) else None

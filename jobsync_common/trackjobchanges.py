@@ -1,0 +1,83 @@
+"""TrackJobChanges API v1: the service's constants and settings.
+
+Source: ``trackjobchanges-api-v1.txt``. The document contradicts itself in a few
+places; the tap reads every form (its schemas allow the union) and the sandbox
+picks one, saying so where it does:
+
+| where                          | one place shows                      | another shows                       |
+|--------------------------------|--------------------------------------|-------------------------------------|
+| connection list items          | no ``employment_checked_at``         | single connection has it            |
+| ``*_employment`` objects       | ``domain`` (single connection)       | ``started_at``/``ended_at`` (list)  |
+| ``POST /connections``          | rule: linkedin_url, or names + email | example sends ``email`` alone       |
+| ``total_count``                | connection/employment lists          | absent from ping lists              |
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+
+from jobsync_common.settings import rate_limit_property
+
+SERVICE_KEY = "trackjobchanges"
+SERVICE_NAME = "TrackJobChanges"
+DEFAULT_BASE_URL = "https://www.trackjobchanges.com/api/v1"
+
+# "include key as a query parameter or a header parameter": we always use the header,
+# because the API echoes query parameters (the key included) into the ping history.
+AUTH_HEADER = "key"
+
+API_KEY_SETTING = "trackjobchanges_api_key"
+BASE_URL_SETTING = "trackjobchanges_base_url"
+GROUP_SETTING = "trackjobchanges_group"
+REQUESTS_PER_MINUTE_SETTING = "trackjobchanges_requests_per_minute"
+AUTH_SETTINGS = (API_KEY_SETTING,)
+SECRET_SETTINGS = (API_KEY_SETTING,)
+
+# The document states no rate limit: no proactive pacing unless the user sets one;
+# 429s are still retried honouring Retry-After.
+DEFAULT_REQUESTS_PER_MINUTE: int | None = None
+
+# Query parameters of every GET list ("All GET calls ... are paginated"; pages are 1-based).
+PAGE_PARAM = "page"
+GROUP_PARAM = "group"
+
+
+def setting_properties() -> list[th.Property]:
+    """TrackJobChanges settings (public interface: keep the names)."""
+    return [
+        th.Property(
+            API_KEY_SETTING,
+            th.StringType,
+            secret=True,
+            description="TrackJobChanges API key (sent in the `key` header, never in the URL).",
+        ),
+        th.Property(
+            BASE_URL_SETTING,
+            th.StringType,
+            default=DEFAULT_BASE_URL,
+            description="Base URL of the TrackJobChanges API v1 (override for a sandbox or proxy).",
+        ),
+        th.Property(
+            GROUP_SETTING,
+            # Group IDs are numbers in TrackJobChanges, but a string is as good in a query string.
+            th.CustomType({"type": ["string", "integer", "null"]}),
+            description="Group ID sent as `group` on every call, for accounts with several groups. "
+            "Empty: the API's default scope.",
+        ),
+        rate_limit_property(
+            SERVICE_KEY,
+            SERVICE_NAME,
+            DEFAULT_REQUESTS_PER_MINUTE,
+            "The API documents no limit; set one if TrackJobChanges assigns it.",
+        ),
+    ]
+
+
+def group_param(config: t.Mapping[str, t.Any]) -> dict[str, str]:
+    """``{"group": ...}`` when a group is configured, else nothing."""
+    group = config.get(GROUP_SETTING)
+    if group in (None, ""):
+        return {}
+    return {GROUP_PARAM: str(group)}

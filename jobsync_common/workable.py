@@ -1,0 +1,105 @@
+"""Workable: what the target (and any future tap stream) needs to reach the SPI v3 API."""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk import typing as th
+from singer_sdk.authenticators import BearerTokenAuthenticator
+
+from jobsync_common.errors import ConfigError
+from jobsync_common.settings import check_base_url, rate_limit_property
+
+KEY = "workable"
+NAME = "Workable"
+DEFAULT_BASE_URL = "https://{subdomain}.workable.com/spi/v3"
+
+# Assumption: Workable's public API documents "10 requests every 10 seconds" per
+# token (the candidates document is silent), i.e. 60 a minute; the limiter spaces
+# requests evenly, so no 10-second window ever holds more than 10.
+DEFAULT_REQUESTS_PER_MINUTE = 60
+
+SUBDOMAIN_SETTING = "workable_subdomain"
+TOKEN_SETTING = "workable_api_token"
+BASE_URL_SETTING = "workable_base_url"
+ARRAY_MODE_SETTING = "workable_array_mode"
+RATE_LIMIT_SETTING = "workable_requests_per_minute"
+
+SECRET_SETTINGS = (TOKEN_SETTING,)
+#: What to check when Workable answers 401/403.
+AUTH_SETTINGS = (TOKEN_SETTING,)
+
+MERGE = "merge"
+REPLACE = "replace"
+ARRAY_MODES = (MERGE, REPLACE)
+
+
+def settings() -> list[th.Property]:
+    return [
+        th.Property(
+            SUBDOMAIN_SETTING,
+            th.StringType,
+            description="Workable account subdomain (`acme` for acme.workable.com); builds the API URL.",
+        ),
+        th.Property(
+            TOKEN_SETTING,
+            th.StringType,
+            secret=True,
+            description="Workable API access token (needs the w_candidates scope), sent as a Bearer token.",
+        ),
+        th.Property(
+            BASE_URL_SETTING,
+            th.StringType,
+            description=f"Override of the API base URL (default {DEFAULT_BASE_URL}); the sandbox sets it.",
+        ),
+        th.Property(
+            ARRAY_MODE_SETTING,
+            th.StringType,
+            default=MERGE,
+            allowed_values=list(ARRAY_MODES),
+            description="Workable replaces a candidate's education/experience entries, social profiles and tags "
+            "with whatever a PATCH sends. `merge` reads the candidate first and keeps the entries the record does "
+            "not mention; `replace` makes the lists exactly what the record holds.",
+        ),
+        rate_limit_property(
+            KEY,
+            NAME,
+            DEFAULT_REQUESTS_PER_MINUTE,
+            "Default: Workable's public limit of 10 requests per 10 seconds per token (an assumption: the "
+            "candidates document does not state it).",
+        ),
+    ]
+
+
+def base_url(config: t.Mapping[str, t.Any]) -> str:
+    """``workable_base_url`` when set, else the account URL built from ``workable_subdomain``."""
+    if config.get(BASE_URL_SETTING):
+        return check_base_url(config, BASE_URL_SETTING)
+    subdomain = str(config.get(SUBDOMAIN_SETTING) or "").strip()
+    if not subdomain:
+        msg = f"{NAME}: set `{SUBDOMAIN_SETTING}` (your account's subdomain) or `{BASE_URL_SETTING}`."
+        raise ConfigError(msg)
+    if not subdomain.replace("-", "").isalnum():
+        msg = f"Setting `{SUBDOMAIN_SETTING}` must be the bare subdomain (like `acme`), got {subdomain!r}."
+        raise ConfigError(msg)
+    return DEFAULT_BASE_URL.format(subdomain=subdomain)
+
+
+def authenticator(config: t.Mapping[str, t.Any]) -> BearerTokenAuthenticator:
+    token = config.get(TOKEN_SETTING)
+    if not token:
+        msg = f"{NAME}: set `{TOKEN_SETTING}`."
+        raise ConfigError(msg)
+    return BearerTokenAuthenticator(token=str(token))
+
+
+def array_mode(config: t.Mapping[str, t.Any]) -> str:
+    mode = config.get(ARRAY_MODE_SETTING) or MERGE
+    if mode not in ARRAY_MODES:
+        msg = f"Setting `{ARRAY_MODE_SETTING}` must be one of {', '.join(ARRAY_MODES)}, got {mode!r}."
+        raise ConfigError(msg)
+    return mode
+
+
+def requests_per_minute(config: t.Mapping[str, t.Any]) -> int | None:
+    return config.get(RATE_LIMIT_SETTING, DEFAULT_REQUESTS_PER_MINUTE)

@@ -1,0 +1,186 @@
+"""The PCRecruiter base stream: session auth, Page/ResultsPerPage paging, change-tracking headers.
+
+What each request sends is a :class:`ReadMode` (plain listing, changes since a version,
+an app-name pull); the streams in ``streams.py`` decide which reads a run makes.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+from singer_sdk.pagination import PageNumberPaginator
+
+from jobsync_common import pcrecruiter as pcr
+from jobsync_common.errors import JobSyncError, ServiceAuthError
+from jobsync_common.http import decode_json
+from tap_jobsync.client import JobSyncStream
+from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator, SessionRefusedError
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+    from tap_jobsync.pcrecruiter.streams import AppNamePull
+
+
+class ChangeTrackingVersionExpiredError(JobSyncError):
+    """The API no longer keeps the changes since the version we asked for (retention window)."""
+
+    def __init__(self, stream: str, minimum: int | None) -> None:
+        self.minimum = minimum
+        named = f" (minimum valid version {minimum})" if minimum is not None else ""
+        super().__init__(
+            f"{pcr.SERVICE_NAME}: {stream}: change-tracking version expired{named}; PCRecruiter keeps changes "
+            f"for about {pcr.RETENTION.days} days."
+        )
+
+
+class PCRecruiterPaginator(PageNumberPaginator):
+    """``Page`` numbers from 1: stop on a short page or once ``TotalRecords`` are covered."""
+
+    def __init__(self, start_value: int, per_page: int) -> None:
+        super().__init__(start_value)
+        self.per_page = per_page
+
+    def has_more(self, response: requests.Response) -> bool:
+        body = decode_json(response)
+        body = body if isinstance(body, dict) else {}
+        if len(body.get(pcr.RESULTS_KEY) or []) < self.per_page:
+            return False
+        total = body.get(pcr.TOTAL_KEY)
+        # A change set can grow while we page (TotalRecords read fresh from every page).
+        return not isinstance(total, int) or self.current_value * self.per_page < total
+
+
+@dataclass(frozen=True)
+class ReadMode:
+    """What one pass over an entity's pages sends."""
+
+    #: ``X-CHANGETRACKING`` value (a version), or None for a plain listing.
+    tracking: str | None = None
+    #: App-name pull supplying ``X-CHANGETRACKING`` per request (START first, then the app name).
+    pull: AppNamePull | None = None
+    #: ``X-CHANGETRACKING-OPERATION`` (None: all operations).
+    operations: str | None = None
+    first_page: int = 1
+    fields: str | None = None
+    query: str | None = None
+
+
+_authenticators: dict[tuple, PCRecruiterSessionAuthenticator] = {}
+_authenticators_lock = threading.Lock()
+
+
+def page_number(response: requests.Response) -> int:
+    values = parse_qs(urlsplit(response.request.url or "").query).get(pcr.PAGE_PARAM)
+    return int(values[0]) if values and values[0].isdigit() else 1
+
+
+class PCRecruiterStream(JobSyncStream):
+    """Base of the PCRecruiter streams (see module docstring)."""
+
+    service_key = pcr.SERVICE_KEY
+    service_name = pcr.SERVICE_NAME
+    auth_settings = pcr.AUTH_SETTINGS
+    default_requests_per_minute = pcr.DEFAULT_REQUESTS_PER_MINUTE
+    records_key = pcr.RESULTS_KEY
+
+    read_mode: ReadMode = ReadMode()
+
+    @property
+    def authenticator(self) -> PCRecruiterSessionAuthenticator:
+        # One session for every PCRecruiter stream of the run: a single access-token call.
+        key = (
+            self.url_base,
+            *(str(self.config.get(s)) for s in (pcr.DATABASE_ID_SETTING, pcr.USERNAME_SETTING, pcr.APP_ID_SETTING)),
+        )
+        with _authenticators_lock:
+            auth = _authenticators.get(key)
+            if auth is None:
+                auth = _authenticators[key] = PCRecruiterSessionAuthenticator(self.config, self.url_base, self.logger)
+            return auth
+
+    @property
+    def results_per_page(self) -> int:
+        return int(self.config.get(pcr.RESULTS_PER_PAGE_SETTING) or pcr.DEFAULT_RESULTS_PER_PAGE)
+
+    # -- requests ------------------------------------------------------------------------------------------
+    def get_new_paginator(self) -> PCRecruiterPaginator:
+        return PCRecruiterPaginator(self.read_mode.first_page, self.results_per_page)
+
+    def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
+        params: dict[str, t.Any] = {
+            pcr.RESULTS_PER_PAGE_PARAM: self.results_per_page,
+            pcr.PAGE_PARAM: next_page_token or 1,
+        }
+        if self.read_mode.query:
+            params[pcr.QUERY_PARAM] = self.read_mode.query
+        if self.read_mode.fields:
+            params[pcr.FIELDS_PARAM] = self.read_mode.fields
+        return params
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        request.safe_query_chars = ","
+        mode = self.read_mode
+        tracking = mode.pull.header() if mode.pull is not None else mode.tracking
+        if tracking is not None:
+            request.headers[pcr.TRACKING_HEADER] = tracking
+            if mode.operations:
+                request.headers[pcr.OPERATION_HEADER] = mode.operations
+        return request
+
+    def read_pages(self, context: Context | None, mode: ReadMode) -> t.Iterator[dict]:
+        """Every row of one pass over the entity's pages, sent as ``mode`` says."""
+        self.read_mode = mode
+        try:
+            yield from self.request_records(context)
+        finally:
+            self.read_mode = ReadMode()
+
+    def send(self, path: str, tracking: str, context: Context | None = None) -> requests.Response:
+        """One GET with ``X-CHANGETRACKING`` (the null endpoint), with the stream's retries and auth."""
+        prepared = self.build_prepared_request(
+            method="GET", url=f"{self.url_base}/{path}", headers={pcr.TRACKING_HEADER: tracking}
+        )
+        return self.request_decorator(self._request)(prepared, context)
+
+    def current_version(self, context: Context | None = None) -> int:
+        """``GET null`` with ``X-CHANGETRACKING: GET``: the database's current change-tracking version."""
+        response = self.send(pcr.NULL_PATH, pcr.CURRENT_VERSION_COMMAND, context)
+        version = pcr.parse_version(response.headers.get(pcr.TRACKING_HEADER))
+        if version is None:
+            msg = (
+                f"{pcr.SERVICE_NAME}: GET {pcr.NULL_PATH} answered no numeric {pcr.TRACKING_HEADER} header; "
+                "is change tracking enabled for this database?"
+            )
+            raise JobSyncError(msg)
+        return version
+
+    # -- responses -------------------------------------------------------------------------------------------
+    def validate_response(self, response: requests.Response) -> None:
+        if pcr.is_expired_version_answer(response.status_code, response.text):
+            raise ChangeTrackingVersionExpiredError(self.name, pcr.minimum_valid_version(response.text))
+        super().validate_response(response)
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        call = super().request_decorator(func)
+
+        def renewing(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            try:
+                return call(prepared_request, context)
+            except SessionRefusedError:
+                raise
+            except ServiceAuthError as exc:
+                if exc.status != 401:  # noqa: PLR2004 - HTTP Unauthorized
+                    raise
+                # Sessions expire; log in again once. A second 401 is a real auth failure.
+                self.logger.info("%s: session refused (HTTP 401); requesting a new session", self.service_name)
+                self.authenticator.renew(prepared_request)
+                return call(prepared_request, context)
+
+        return renewing

@@ -1,0 +1,332 @@
+"""PCRecruiter entity streams, synced with the API's change tracking.
+
+Bookmark mode (default), per stream:
+
+- first run: read the current version, list every record (ACTIVATE_VERSION after the
+  listing), bookmark that version;
+- later runs: read the current version, read the changes since the bookmark (deleted
+  records as ``{key, _sdc_deleted_at}``), bookmark the version read first;
+- a bookmark older than the retention window: warn, then a full listing as on a first run.
+
+App-name mode (``pcrecruiter_app_name``): the API keeps the version per app and user;
+one START ... STOP pull spans every PCRecruiter stream of the run (see :class:`AppNamePull`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import typing as t
+import weakref
+from pathlib import Path
+
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_LOG_BASED
+
+from jobsync_common import pcrecruiter as pcr
+from jobsync_common.errors import ConfigError
+from tap_jobsync.pcrecruiter.client import (
+    ChangeTrackingVersionExpiredError,
+    PCRecruiterStream,
+    ReadMode,
+    page_number,
+)
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk import Tap
+    from singer_sdk.helpers.types import Context
+
+SCHEMAS_DIR = Path(__file__).parent / "schemas"
+
+#: Stream-state keys (kept by singer-sdk's state manager as they are).
+VERSION_KEY = "change_tracking_version"
+TABLE_VERSION_KEY = "table_version"
+DELETED_AT = "_sdc_deleted_at"
+#: Listing passes before giving up on records deleted while we list (see _full_sync).
+MAX_LISTING_PASSES = 3
+
+
+class AppNamePull:
+    """One app-name pull per run, shared by the run's PCRecruiter streams.
+
+    PCRecruiter stores one version per app and user, not per entity: a STOP after the
+    first stream would make the next stream's START skip everything changed before it.
+    So START goes on the run's first request, the bare app name on every later one, and
+    STOP only once the last selected stream has emitted its last record. A run that
+    fails sends no STOP, and the next START re-reads the same changes.
+    """
+
+    def __init__(self, app_name: str, stream_names: t.Iterable[str]) -> None:
+        self.app_name = app_name
+        self.pending = set(stream_names)
+        self.started = False
+        #: A START got a successful answer (the API holds a pull for us).
+        self.established = False
+
+    def header(self) -> str:
+        if self.started:
+            return pcr.app_header(self.app_name)
+        self.started = True
+        return pcr.app_header(self.app_name, pcr.START_COMMAND)
+
+    def finish(self, stream_name: str) -> bool:
+        """Mark a stream done; True when it was the last one (time to STOP)."""
+        self.pending.discard(stream_name)
+        return not self.pending
+
+
+_pulls: weakref.WeakKeyDictionary[Tap, AppNamePull] = weakref.WeakKeyDictionary()
+
+
+class PCRecruiterEntityStream(PCRecruiterStream):
+    """One PCRecruiter entity (``candidates``...), change-tracked (see module docstring)."""
+
+    #: Entity path, e.g. ``"candidates"``.
+    entity: t.ClassVar[str]
+    replication_key = None
+    #: schemas/<stream name>.json
+    schema = StreamSchema(SchemaDirectory(SCHEMAS_DIR))
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Change tracking is a change log, not a replication key; a catalog may still force FULL_TABLE.
+        self.forced_replication_method = REPLICATION_LOG_BASED
+        self._last_key_by_page: dict[int, t.Any] = {}
+        self.fields_param = self._fields_param()
+
+    # -- settings -----------------------------------------------------------------------------------------
+    @property
+    def key_name(self) -> str:
+        return pcr.ENTITIES[self.entity]
+
+    @property
+    def operations(self) -> str:
+        return pcr.normalize_operations(self.config.get(pcr.OPERATIONS_SETTING)) or pcr.OPERATIONS
+
+    @property
+    def query(self) -> str | None:
+        return (self.config.get(pcr.QUERY_SETTING) or {}).get(self.entity) or None
+
+    def _fields_param(self) -> str | None:
+        wanted = (self.config.get(pcr.FIELDS_SETTING) or {}).get(self.entity)
+        if not wanted:
+            return None
+        known = {name.lower(): name for name in self.schema["properties"] if not name.startswith("_sdc_")}
+        unknown = [f for f in wanted if str(f).strip().lower() not in known]
+        if unknown:
+            msg = (
+                f"Setting `{pcr.FIELDS_SETTING}` lists unknown {self.entity} field(s) {unknown}; "
+                f"known: {', '.join(sorted(known.values()))}."
+            )
+            raise ConfigError(msg)
+        # The primary key is always asked for: change rows are matched by it.
+        names = [self.key_name] + [known[str(f).strip().lower()] for f in wanted]
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # We write ACTIVATE_VERSION ourselves, after a full listing (the SDK would write it first).
+        return False
+
+    @property
+    def activate_versions(self) -> bool:
+        # Without D the user keeps deleted records: ACTIVATE_VERSION would drop them downstream.
+        return self.config.get("emit_activate_version_messages") is not False and pcr.DELETE in self.operations
+
+    @property
+    def pull(self) -> AppNamePull | None:
+        app_name = self.config.get(pcr.APP_NAME_SETTING)
+        if not app_name:
+            return None
+        tap = self._tap
+        if tap not in _pulls:
+            selected = [s.name for s in tap.streams.values() if isinstance(s, PCRecruiterEntityStream) and s.selected]
+            _pulls[tap] = AppNamePull(app_name, selected)
+        return _pulls[tap]
+
+    # -- rows -------------------------------------------------------------------------------------------------
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        rows = list(super().parse_response(response))
+        if self.read_mode.pull is not None:
+            self.read_mode.pull.established = True
+        if rows and self.read_mode.tracking is None and self.read_mode.pull is None:
+            # Plain listing: remember where each page ended (see _reread_from).
+            self._last_key_by_page[page_number(response)] = self._key(rows[-1])
+        return rows
+
+    def _key(self, row: t.Mapping[str, t.Any]) -> t.Any:
+        if self.key_name in row:
+            return row[self.key_name]
+        wanted = self.key_name.lower()
+        return next((v for k, v in row.items() if k.lower() == wanted), None)
+
+    def _change_record(self, row: dict) -> dict:
+        """A change-set row as a record: a deleted one is its positive key and ``_sdc_deleted_at``."""
+        key, deleted = pcr.split_deleted_key(self._key(row), only_deletes=self.operations == pcr.DELETE)
+        if deleted:
+            # The API gives no deletion time: the time we learned of it is the best we have.
+            return {self.key_name: key, DELETED_AT: dt.datetime.now(dt.timezone.utc).isoformat()}
+        row = {k: v for k, v in row.items() if k.lower() != self.key_name.lower()}
+        return {self.key_name: key, **row}
+
+    # -- sync ---------------------------------------------------------------------------------------------------
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        state = self.get_context_state(context)
+        # Change records carry the version of the last full listing, so a loader's later
+        # ACTIVATE_VERSION keeps rows we updated since (SDK sinks drop rows of older versions).
+        self._stream_version = state.get(TABLE_VERSION_KEY)
+        pull = self.pull
+        if pull is not None:
+            yield from self._app_name_sync(context, state, pull)
+            return
+        bookmark = pcr.parse_version(state.get(VERSION_KEY))
+        if bookmark is None or self.replication_method == REPLICATION_FULL_TABLE:
+            yield from self._full_sync(context, state, bookmark=True)
+            return
+        try:
+            yield from self._changes_since(context, state, bookmark)
+        except ChangeTrackingVersionExpiredError as exc:
+            self._warn_expired(f"bookmarked version {bookmark}", exc)
+            yield from self._full_sync(context, state, bookmark=True)
+
+    def _warn_expired(self, what: str, exc: ChangeTrackingVersionExpiredError) -> None:
+        minimum = f" (minimum valid version {exc.minimum})" if exc.minimum is not None else ""
+        activate = ", with ACTIVATE_VERSION so rows deleted meanwhile are dropped downstream" if self.activate_versions else ""
+        self.logger.warning(
+            "%s: %s: %s is older than PCRecruiter keeps changes (%d days)%s; resyncing in full%s. "
+            "Run at least weekly to avoid this.",
+            self.service_name,
+            self.name,
+            what,
+            pcr.RETENTION.days,
+            minimum,
+            activate,
+        )
+
+    def _mode(self, **kwargs: t.Any) -> ReadMode:
+        ops = self.operations
+        return ReadMode(
+            operations=None if ops == pcr.OPERATIONS else ops, fields=self.fields_param, query=self.query, **kwargs
+        )
+
+    def _changes_since(self, context: Context | None, state: dict, bookmark: int) -> t.Iterator[dict]:
+        # Read the version *before* the pages: a change made while we page is in this run
+        # or not, but always in the next one (at-least-once). Bookmarking the version of the
+        # last page instead would skip changes made to records on pages already read.
+        current = self.current_version(context)
+        for row in self.read_pages(context, self._mode(tracking=str(bookmark))):
+            yield self._change_record(row)
+        # Stored even when nothing changed: an idle stream's bookmark must not age out.
+        state[VERSION_KEY] = current
+
+    def _full_sync(self, context: Context | None, state: dict, *, bookmark: bool) -> t.Iterator[dict]:
+        """List every record, then ACTIVATE_VERSION; bookmark the version read before listing.
+
+        A record deleted while we list moves every later record one place up: the record
+        at the top of the next page slides onto a page already read, and nothing would
+        ever send it again. So after each pass we ask which records were deleted since it
+        began and re-read from the first page such a move can have reached.
+        """
+        table_version = int(time.time() * 1000)
+        self._stream_version = table_version  # singer-sdk stamps it on every RECORD
+        self._last_key_by_page = {}
+        first_version: int | None = None
+        first_page: int | None = 1
+        for _ in range(MAX_LISTING_PASSES):
+            version = self.current_version(context)
+            first_version = version if first_version is None else first_version
+            yield from self.read_pages(context, self._mode(first_page=first_page, tracking=None))
+            first_page = self._reread_from(self._deleted_since(context, version))
+            if first_page is None:
+                break
+            self.logger.info(
+                "%s: %s: records were deleted while listing; re-reading from page %d so none is missed",
+                self.service_name,
+                self.name,
+                first_page,
+            )
+        else:
+            self.logger.warning(
+                "%s: %s: records kept being deleted while listing (%d passes); not activating this table "
+                "version nor bookmarking it, so the next run lists again.",
+                self.service_name,
+                self.name,
+                MAX_LISTING_PASSES,
+            )
+            return
+        if self.activate_versions:
+            self._write_activate_version_message(table_version)
+        state[TABLE_VERSION_KEY] = table_version
+        if bookmark:
+            state[VERSION_KEY] = first_version
+
+    def _deleted_since(self, context: Context | None, version: int) -> list[t.Any]:
+        mode = ReadMode(tracking=str(version), operations=pcr.DELETE, fields=self.key_name)
+        return [pcr.split_deleted_key(self._key(row), only_deletes=True)[0] for row in self.read_pages(context, mode)]
+
+    def _reread_from(self, deleted: list[t.Any]) -> int | None:
+        """First page a deletion can have moved an unread record onto; None when none can have."""
+        pages = self._last_key_by_page
+        if not pages or not deleted:
+            return None
+        last_read = max(pages.values())
+        moved = sorted(k for k in deleted if k <= last_read)
+        if not moved:
+            return None
+        page_of_first = min(page for page, last in pages.items() if last >= moved[0])
+        return max(1, page_of_first - math.ceil(len(moved) / self.results_per_page))
+
+    def _app_name_sync(self, context: Context | None, state: dict, pull: AppNamePull) -> t.Iterator[dict]:
+        try:
+            for row in self.read_pages(context, self._mode(pull=pull)):
+                yield self._change_record(row)
+        except ChangeTrackingVersionExpiredError as exc:
+            self._warn_expired(f"the version stored for app name {pull.app_name!r}", exc)
+            if not pull.established:
+                # START was refused: open the pull on null, so STOP commits a version read before the listing.
+                self.send(pcr.NULL_PATH, pcr.app_header(pull.app_name, pcr.START_COMMAND), context)
+                pull.established = True
+            yield from self._full_sync(context, state, bookmark=False)
+        if pull.finish(self.name):
+            response = self.send(pcr.NULL_PATH, pcr.app_header(pull.app_name, pcr.STOP_COMMAND), context)
+            self.logger.info(
+                "%s: app name %r committed change-tracking version %s",
+                self.service_name,
+                pull.app_name,
+                response.headers.get(pcr.TRACKING_HEADER),
+            )
+
+
+class PCRecruiterCandidatesStream(PCRecruiterEntityStream):
+    """PCRecruiter candidates, keyed by CandidateId."""
+
+    entity = "candidates"
+    name = "pcrecruiter_candidates"
+    path = "/candidates"
+    primary_keys: t.ClassVar[list[str]] = [pcr.ENTITIES["candidates"]]
+
+
+class PCRecruiterCompaniesStream(PCRecruiterEntityStream):
+    """PCRecruiter companies, keyed by CompanyId."""
+
+    entity = "companies"
+    name = "pcrecruiter_companies"
+    path = "/companies"
+    primary_keys: t.ClassVar[list[str]] = [pcr.ENTITIES["companies"]]
+
+
+class PCRecruiterPositionsStream(PCRecruiterEntityStream):
+    """PCRecruiter positions (jobs), keyed by JobId; CompanyId references companies."""
+
+    entity = "positions"
+    name = "pcrecruiter_positions"
+    path = "/positions"
+    primary_keys: t.ClassVar[list[str]] = [pcr.ENTITIES["positions"]]
+
+
+STREAM_TYPES: dict[str, type[PCRecruiterEntityStream]] = {
+    stream.entity: stream
+    for stream in (PCRecruiterCandidatesStream, PCRecruiterCompaniesStream, PCRecruiterPositionsStream)
+}

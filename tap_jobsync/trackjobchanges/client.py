@@ -1,0 +1,68 @@
+"""Base stream of the TrackJobChanges API v1: `key` header auth and `page` pagination."""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+
+from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.pagination import PageNumberPaginator
+
+from jobsync_common import trackjobchanges as tjc
+from jobsync_common.errors import ConfigError
+from jobsync_common.http import decode_json, describe_request
+from tap_jobsync.client import JobSyncStream
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+# Tap-only setting (the service's shared settings are in jobsync_common.trackjobchanges).
+HAS_NEW_JOB_ONLY_SETTING = "trackjobchanges_has_new_job_only"
+
+
+class TrackJobChangesPaginator(PageNumberPaginator):
+    """1-based ``page``; stop at ``last_page: true`` (or, lacking the flag, at an empty page)."""
+
+    def __init__(self) -> None:
+        super().__init__(start_value=1)
+
+    def has_more(self, response: requests.Response) -> bool:
+        payload = decode_json(response)
+        if not isinstance(payload, dict):
+            return False
+        # Every documented list carries `last_page`; without it we keep going and the
+        # SDK stops at the first empty page, which cannot lose records.
+        return payload.get("last_page") is not True
+
+
+class TrackJobChangesStream(JobSyncStream):
+    """Every TrackJobChanges stream: records under ``data``, `group` on every call."""
+
+    service_key = tjc.SERVICE_KEY
+    service_name = tjc.SERVICE_NAME
+    auth_settings = tjc.AUTH_SETTINGS
+    default_requests_per_minute = tjc.DEFAULT_REQUESTS_PER_MINUTE
+    records_key = "data"
+
+    @cached_property
+    def authenticator(self) -> APIKeyAuthenticator:
+        # Header, never the query string: the API copies query parameters into its ping history.
+        return APIKeyAuthenticator(key=tjc.AUTH_HEADER, value=str(self.config[tjc.API_KEY_SETTING]), location="header")
+
+    def get_new_paginator(self) -> TrackJobChangesPaginator:
+        return TrackJobChangesPaginator()
+
+    def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
+        return {tjc.PAGE_PARAM: next_page_token or 1, **tjc.group_param(self.config)}
+
+    def validate_response(self, response: requests.Response) -> None:
+        # Account-level endpoints exist for every account: a 404 there means the group does not.
+        if response.status_code == 404 and tjc.group_param(self.config):
+            endpoint = describe_request(response.request.method or "GET", response.url)
+            msg = (
+                f"{self.service_name}: {endpoint} answered HTTP 404; check the setting "
+                f"`{tjc.GROUP_SETTING}` (group {self.config[tjc.GROUP_SETTING]!r} may not exist in this account)."
+            )
+            raise ConfigError(msg)
+        super().validate_response(response)

@@ -1,0 +1,68 @@
+"""The ZipRecruiter base stream: HTTP Basic auth with the API key, skip/limit paging."""
+
+from __future__ import annotations
+
+import typing as t
+from functools import cached_property
+
+from singer_sdk.pagination import OffsetPaginator
+
+from jobsync_common import ziprecruiter as zr
+from jobsync_common.http import decode_json
+from tap_jobsync.client import JobSyncStream
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+
+class ZipRecruiterPaginator(OffsetPaginator):
+    """``skip`` paging: stop at ``total_count`` or on a short page, whichever comes first.
+
+    The next ``skip`` is our own ``skip`` plus the results actually received: it
+    depends neither on the echoed ``skip``/``offset`` (the document names it both
+    ways) nor on the server honouring ``limit``.
+    """
+
+    def _received(self, response: requests.Response) -> tuple[int, int | None]:
+        results, _, total = zr.normalize_query_page(decode_json(response))
+        return len(results), total
+
+    def has_more(self, response: requests.Response) -> bool:
+        received, total = self._received(response)
+        if received < self.page_size:
+            return False
+        return total is None or self.current_value + received < total
+
+    def get_next(self, response: requests.Response) -> int | None:
+        return self.current_value + self._received(response)[0]
+
+
+class ZipRecruiterStream(JobSyncStream):
+    """Base of the ZipRecruiter streams: every one is a query action with ``properties``."""
+
+    service_key = zr.SERVICE_KEY
+    service_name = zr.SERVICE_NAME
+    auth_settings = zr.AUTH_SETTINGS
+    default_requests_per_minute = zr.DEFAULT_REQUESTS_PER_MINUTE
+    records_key = "results"
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    # No "changed since" filter exists on any query action: every stream is full table.
+    replication_key = None
+
+    #: Properties to ask for (the query action answers only `id` without them).
+    api_properties: t.ClassVar[tuple[str, ...]] = ()
+
+    @cached_property
+    def authenticator(self) -> t.Any:
+        return zr.basic_auth(self.config[zr.API_KEY_SETTING])
+
+    def get_new_paginator(self) -> ZipRecruiterPaginator:
+        return ZipRecruiterPaginator(start_value=0, page_size=zr.MAX_PAGE_SIZE)
+
+    def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
+        return {
+            "limit": zr.MAX_PAGE_SIZE,
+            "skip": next_page_token or 0,
+            "properties": ",".join(self.api_properties),
+        }

@@ -1,0 +1,66 @@
+"""ZipRecruiter streams: subscribers, each subscriber's job searches, batch jobs.
+
+All three are full table: the query actions filter by equality only, so there is
+no way to ask for what changed (a deactivation or a new search) since a bookmark.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+from jobsync_common import ziprecruiter as zr
+from tap_jobsync.ziprecruiter.client import ZipRecruiterStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+SCHEMAS_DIR = Path(__file__).parent / "schemas"
+
+
+class ZipRecruiterSubscribersStream(ZipRecruiterStream):
+    """Job seekers subscribed to job alerts (``GET /subscriber``); emails arrive as MD5 only."""
+
+    name = "ziprecruiter_subscribers"
+    path = "/subscriber"
+    schema_filepath = SCHEMAS_DIR / "ziprecruiter_subscribers.json"
+    api_properties = zr.SUBSCRIBER_PROPERTIES
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        # Job-search requests of the next subscribers run while this one is emitted.
+        return self.prefetch_children(super().get_records(context), context)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        return zr.normalize_subscriber(row)
+
+    def get_child_context(self, record: dict, context: Context | None) -> dict:
+        return {"subscriber_id": record["id"]}
+
+
+class ZipRecruiterSubscriberSearchesStream(ZipRecruiterStream):
+    """A subscriber's job searches (``GET /subscriber/ID/searches``), with ``subscriber_id``."""
+
+    name = "ziprecruiter_subscriber_searches"
+    path = "/subscriber/{subscriber_id}/searches"
+    schema_filepath = SCHEMAS_DIR / "ziprecruiter_subscriber_searches.json"
+    parent_stream_type = ZipRecruiterSubscribersStream
+    # Full table: one state entry for the stream, not one per subscriber.
+    state_partitioning_keys: t.ClassVar[list[str]] = []
+    api_properties = zr.SEARCH_PROPERTIES
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        record = zr.normalize_search(row)
+        record["subscriber_id"] = (context or {})["subscriber_id"]
+        return record
+
+
+class ZipRecruiterBatchesStream(ZipRecruiterStream):
+    """Submitted batch upload jobs (``GET /batch``): status and counted result."""
+
+    name = "ziprecruiter_batches"
+    path = "/batch"
+    schema_filepath = SCHEMAS_DIR / "ziprecruiter_batches.json"
+    api_properties = zr.BATCH_PROPERTIES
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        return zr.normalize_batch(row)

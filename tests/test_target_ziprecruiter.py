@@ -1,0 +1,295 @@
+"""target-jobsync writes ZipRecruiter subscribers and job searches idempotently (real CLI, real HTTP)."""
+
+from __future__ import annotations
+
+import json
+import typing as t
+
+import pytest
+from support import record_message, run_target, schema_message, state_message
+
+SUBSCRIBERS = "ziprecruiter_subscribers"
+SEARCHES = "ziprecruiter_subscriber_searches"
+
+
+@pytest.fixture
+def zr_config(sandbox, control, tmp_path) -> dict[str, t.Any]:
+    """Only ZipRecruiter settings (as a user would write them), a fresh small store, fast polling."""
+    control.reset(sizes={"ziprecruiter": {"subscribers": 20, "searches_per_subscriber": 2, "batch_delay_ms": 300}})
+    return {
+        "ziprecruiter_api_key": sandbox.credentials_for("ziprecruiter")["api_key"],
+        "ziprecruiter_base_url": sandbox.base_urls["ziprecruiter"],
+        "retry_backoff_seconds": 0.05,
+        "retry_max_backoff_seconds": 0.5,
+        "ziprecruiter_batch_poll_seconds": 0.1,
+        "summary_path": str(tmp_path / "summary.json"),
+    }
+
+
+def write(config: dict, stream: str, records: list[dict], **settings: t.Any):
+    """Run the target on one stream's records followed by a STATE; return the run and its summary."""
+    messages = [
+        schema_message(stream, {"email": {"type": "string"}}),
+        *(record_message(stream, r) for r in records),
+        state_message({"bookmarks": {stream: {"done": True}}}),
+    ]
+    config = {**config, **settings}
+    run = run_target(config, messages)
+    summary = json.loads(open(config["summary_path"]).read()) if run.returncode == 0 else {}
+    return run, summary.get(stream, {})
+
+
+def calls(control) -> dict[str, int]:
+    """API calls the sandbox saw since the last clear, as ``METHOD /path`` counts."""
+    counts = control.requests(api="ziprecruiter")["counts"]
+    return {key.split(" ", 1)[1]: value for key, value in counts.items()}
+
+
+def writes(control) -> dict[str, int]:
+    return {k: v for k, v in calls(control).items() if not k.startswith("GET ")}
+
+
+def subscriber(control, email: str) -> dict | None:
+    return next((s for s in control.store("ziprecruiter")["subscribers"] if s["email"].lower() == email), None)
+
+
+def people(n: int, prefix: str = "seeker", **fields: str) -> list[dict]:
+    return [{"email": f"{prefix}{i}@example.com", "search": "Nurse", "location": "Houston, TX", **fields} for i in range(n)]
+
+
+# -- single requests ------------------------------------------------------------------------------------
+
+
+def test_few_records_are_subscribed_one_request_each_after_an_md5_lookup(control, zr_config):
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, [*people(3), {"email": "ceo@example.com", "search": "CEO",
+                                                              "name": "Ada", "create_time": "2012-05-04T00:01:05Z"}])
+    run.check()
+    assert summary["created"] == 4 and summary["batches"] == []
+    assert calls(control) == {"GET /subscriber": 4, "POST /subscriber": 4}
+    # The lookup sends the MD5, never the address.
+    lookups = control.requests(api="ziprecruiter", method="GET")["entries"]
+    assert all("@" not in json.dumps(e["query"]) for e in lookups)
+    stored = subscriber(control, "ceo@example.com")
+    assert (stored["search"], stored["name"], stored["create_time"]) == ("CEO", "Ada", "2012-05-04T00:01:05")
+    assert run.messages[-1] == {"bookmarks": {SUBSCRIBERS: {"done": True}}}  # the confirmed state
+
+
+def test_the_same_input_twice_creates_no_second_subscriber_and_no_second_write(control, zr_config):
+    write(zr_config, SUBSCRIBERS, people(3))[0].check()
+    count = control.store("ziprecruiter")["counts"]["subscribers"]
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, people(3))
+    run.check()
+    assert summary["unchanged"] == 3 and summary["created"] == 0
+    assert writes(control) == {}
+    assert control.store("ziprecruiter")["counts"]["subscribers"] == count
+
+
+def test_a_changed_search_updates_the_existing_subscriber(control, zr_config):
+    write(zr_config, SUBSCRIBERS, people(1))[0].check()
+    count = control.store("ziprecruiter")["counts"]["subscribers"]
+    run, summary = write(zr_config, SUBSCRIBERS, people(1, search="Night Nurse"))
+    run.check()
+    assert summary["updated"] == 1
+    assert subscriber(control, "seeker0@example.com")["search"] == "Night Nurse"
+    assert control.store("ziprecruiter")["counts"]["subscribers"] == count
+
+
+def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_config):
+    write(zr_config, SUBSCRIBERS, people(2))[0].check()
+    by_id = subscriber(control, "seeker1@example.com")["id"]
+    deletes = [
+        {"email": "seeker0@example.com", "_sdc_deleted_at": "2024-01-01T00:00:00Z"},
+        {"id": by_id, "_sdc_deleted_at": "2024-01-01T00:00:00Z"},
+        {"email": "never-subscribed@example.com", "_sdc_deleted_at": "2024-01-01T00:00:00Z"},
+    ]
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, deletes)
+    run.check()
+    assert (summary["deleted"], summary["unchanged"]) == (2, 1)
+    assert writes(control) == {f"DELETE /subscriber/{subscriber(control, 'seeker0@example.com')['id']}": 1,
+                               f"DELETE /subscriber/{by_id}": 1}
+    for email in ("seeker0@example.com", "seeker1@example.com"):
+        stored = subscriber(control, email)
+        assert (stored["status"], stored["deactivation_reason"]) == ("deactivated", "api")
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, deletes)
+    assert summary["unchanged"] == 3 and writes(control) == {}
+
+
+# -- batch uploads -----------------------------------------------------------------------------------------
+
+
+def test_a_large_drain_is_uploaded_as_batch_files_of_at_most_1000_records(control, zr_config):
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, people(1200, prefix="bulk"),
+                         ziprecruiter_batch_threshold=1000, ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert calls(control)["POST /batch"] == 2
+    assert "POST /subscriber" not in calls(control)
+    assert [b["records"] for b in summary["batches"]] == [1000, 200]
+    assert all(b["status"] == "complete" and b["result"]["subscribed"] == b["records"] for b in summary["batches"])
+    assert (summary["batched"], summary["created"]) == (1200, 1200)
+    for batch in summary["batches"]:
+        assert batch["id"] in run.stderr  # every batch id is logged
+    assert subscriber(control, "bulk1199@example.com")["status"] == "active"
+
+
+def test_batches_not_waited_for_are_reported_pending_and_a_rerun_adds_no_subscriber(control, zr_config):
+    run, summary = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5)
+    run.check()
+    assert [b["status"] for b in summary["batches"]] == ["pending"]
+    assert not any(k.startswith("GET /batch") for k in calls(control))
+    control.api_control("ziprecruiter", "complete_batches")
+    count = control.store("ziprecruiter")["counts"]["subscribers"]
+    run, summary = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5,
+                         ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert summary["batches"][0]["result"]["no_changes"] == 6 and summary["unchanged"] == 6
+    assert control.store("ziprecruiter")["counts"]["subscribers"] == count
+
+
+def test_batch_unsubscribe_deactivates_deleted_records_by_email(control, zr_config):
+    write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True)
+    deletes = [{"email": r["email"], "_sdc_deleted_at": "2024-01-01T00:00:00Z"} for r in people(6)]
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, deletes, ziprecruiter_batch_threshold=5,
+                         ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert calls(control)["POST /batch"] == 1 and summary["batches"][0]["type"] == "unsubscribe"
+    assert summary["deleted"] == 6
+    assert all(subscriber(control, r["email"])["status"] == "deactivated" for r in people(6))
+
+
+def test_within_one_bulk_drain_the_last_record_per_email_wins(control, zr_config):
+    records = [*people(5), {"email": "SEEKER0@example.com", "search": "Head Nurse"}]
+    run, summary = write(zr_config, SUBSCRIBERS, records, ziprecruiter_batch_threshold=5,
+                         ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert summary["superseded"] == 1 and summary["batches"][0]["records"] == 5
+    assert subscriber(control, "seeker0@example.com")["search"] == "Head Nurse"
+
+
+def test_a_batch_still_pending_after_the_wait_timeout_fails_without_confirming_the_state(control, zr_config):
+    control.reset(sizes={"ziprecruiter": {"batch_delay_ms": 3_600_000}})
+    run, _ = write(zr_config, SUBSCRIBERS, people(5), ziprecruiter_batch_threshold=5,
+                   ziprecruiter_wait_for_batches=True, ziprecruiter_batch_wait_timeout_seconds=0.3)
+    assert run.returncode != 0
+    batch_id = control.store("ziprecruiter")["batches"][-1]["id"]
+    error = next(line for line in run.stderr.splitlines() if line.startswith("target-jobsync: error:"))
+    assert batch_id in error and "still pending" in error
+    assert run.messages == []
+
+
+def test_batch_errors_are_reported_as_a_warning_with_counts(control, zr_config):
+    records = [*people(5), {"email": "broken-address", "search": "CEO"}]
+    run, summary = write(zr_config, SUBSCRIBERS, records, ziprecruiter_batch_threshold=5,
+                         ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert summary["batch_errors"] == 1 and summary["created"] == 5
+    assert "1 of 6 records failed" in run.stderr
+
+
+def test_a_503_on_the_upload_is_retried_and_applied_once(control, zr_config):
+    control.add_fault(api="ziprecruiter", method="POST", path="^/batch$", status=503)
+    control.clear_requests()
+    run, summary = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5,
+                         ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert calls(control)["POST /batch"] == 2  # the refused attempt and the retry
+    store = control.store("ziprecruiter")
+    assert len(store["batches"]) == 1 + 2  # seeded batches plus exactly one upload
+    assert summary["created"] == 6
+
+
+def test_an_upload_retried_after_a_reset_connection_subscribes_nobody_twice(control, zr_config):
+    """The server applied the first attempt before the connection broke; ZipRecruiter dedups by email."""
+    control.add_fault(api="ziprecruiter", method="POST", path="^/batch$", kind="reset")
+    count = control.store("ziprecruiter")["counts"]["subscribers"]
+    run, _ = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5,
+                   ziprecruiter_wait_for_batches=True)
+    run.check()
+    control.api_control("ziprecruiter", "complete_batches")
+    store = control.store("ziprecruiter")
+    uploads = store["batches"][2:]
+    assert len(uploads) == 2
+    assert sorted(b["result"]["subscribed"] for b in uploads) == [0, 6]
+    assert store["counts"]["subscribers"] == count + 6
+
+
+# -- job searches ----------------------------------------------------------------------------------------------
+
+
+def test_job_searches_are_created_once_and_deactivated_by_delete(control, zr_config):
+    write(zr_config, SUBSCRIBERS, people(1))[0].check()
+    owner = subscriber(control, "seeker0@example.com")["id"]
+    searches = [
+        {"subscriber_id": owner, "search": "Legal Assistant", "location": "Houston, TX"},
+        {"subscriber_id": owner, "search": "Paralegal", "location": "77001"},
+    ]
+    run, summary = write(zr_config, SEARCHES, searches)
+    run.check()
+    assert summary["created"] == 2
+    control.clear_requests()
+    run, summary = write(zr_config, SEARCHES, [{**searches[0], "search": "legal  assistant"}, searches[1]])
+    assert summary["unchanged"] == 2 and writes(control) == {}
+    run, summary = write(zr_config, SEARCHES, [{**searches[1], "_sdc_deleted_at": "2024-01-01T00:00:00Z"}])
+    assert summary["deleted"] == 1
+    stored = {s["search"]: s for s in control.store("ziprecruiter")["searches"] if s["subscriber_id"] == owner}
+    assert stored["Paralegal"]["status"] == "deactivated" and stored["Legal Assistant"]["status"] == "active"
+
+
+def test_searches_of_an_unknown_subscriber_are_dead_lettered(control, zr_config, tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    run, summary = write(zr_config, SEARCHES, [{"subscriber_id": "00000000", "search": "CEO"}],
+                         dead_letter_path=str(dead))
+    run.check()
+    line = json.loads(dead.read_text())
+    assert summary["rejected"] == 1 and line["status"] == 404 and "unknown_subscriber" in line["error"]
+
+
+# -- dry run, rejections, auth --------------------------------------------------------------------------------
+
+
+def test_a_dry_run_makes_no_write_call_on_either_path(control, zr_config):
+    write(zr_config, SUBSCRIBERS, people(1))[0].check()
+    before = control.store("ziprecruiter")
+    control.clear_requests()
+    records = [*people(3, search="CEO"), {"email": "seeker0@example.com", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}]
+    run, summary = write(zr_config, SUBSCRIBERS, records, dry_run=True)
+    run.check()
+    # What would happen is still reported: lookups are reads.
+    assert (summary["created"], summary["updated"], summary["deleted"]) == (2, 1, 1)
+    run, summary = write(zr_config, SUBSCRIBERS, people(8, prefix="dry"), dry_run=True, ziprecruiter_batch_threshold=5)
+    run.check()
+    assert summary["batched"] == 8
+    assert writes(control) == {}
+    assert control.store("ziprecruiter") == before
+
+
+def test_a_record_the_api_refuses_is_dead_lettered_with_its_reason(control, zr_config, tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    records = [{"email": "not-an-address", "search": "CEO"}, {"email": "fine@example.com"}, *people(1)]
+    run, summary = write(zr_config, SUBSCRIBERS, records, dead_letter_path=str(dead))
+    run.check()
+    lines = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert summary["rejected"] == 2 and summary["created"] == 1
+    refused = next(line for line in lines if line["record"]["email"] == "not-an-address")
+    assert refused["status"] == 400 and "invalid_email" in refused["error"]
+    schema_miss = next(line for line in lines if line["record"]["email"] == "fine@example.com")
+    assert "search" in schema_miss["error"] and schema_miss["status"] is None
+
+
+def test_without_a_dead_letter_path_a_refused_record_fails_the_run(zr_config):
+    run, _ = write(zr_config, SUBSCRIBERS, [{"email": "not-an-address", "search": "CEO"}])
+    assert run.returncode != 0
+    assert "not-an-address" in run.stderr and "`dead_letter_path`" in run.stderr and "HTTP 400" in run.stderr
+    assert run.messages == []  # the state is not confirmed
+
+
+def test_a_refused_api_key_fails_naming_the_setting_without_showing_it(zr_config):
+    run, _ = write({**zr_config, "ziprecruiter_api_key": "wrong-zr-key-456"}, SUBSCRIBERS, people(1))
+    assert run.returncode != 0
+    assert "`ziprecruiter_api_key`" in run.stderr and "HTTP 403" in run.stderr
+    assert "wrong-zr-key-456" not in run.stderr + run.stdout
