@@ -24,7 +24,7 @@ import requests.exceptions
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from jobsync_common.errors import APIRejectedError, RetriesExhaustedError, ServiceAuthError
-from jobsync_common.ratelimit import RateLimiter
+from jobsync_common.ratelimit import RateLimiter, get_rate_limiter
 from jobsync_common.redact import scrub, scrub_url
 
 LOGGER = logging.getLogger("jobsync.http")
@@ -211,6 +211,29 @@ class ServiceClient:
         self._local = threading.local()
         self._counts_lock = threading.Lock()
         self.calls: dict[str, int] = {}
+
+    @classmethod
+    def for_service(
+        cls,
+        config: t.Mapping[str, t.Any],
+        *,
+        key: str,
+        name: str,
+        base_url: str,
+        auth_settings: t.Sequence[str],
+        requests_per_minute: float | None,
+        **kwargs: t.Any,
+    ) -> t.Self:
+        """A client with the retry policy, shared limiter and timeout the config asks for."""
+        return cls(
+            name,
+            base_url,
+            auth_settings=auth_settings,
+            policy=RetryPolicy.from_config(config),
+            limiter=get_rate_limiter(key, requests_per_minute),
+            timeout=float(config.get("request_timeout") or 60),
+            **kwargs,
+        )
 
     @property
     def session(self) -> requests.Session:

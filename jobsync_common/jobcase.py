@@ -39,6 +39,18 @@ JOB_STATUSES = ("active", "expired")
 CAMPAIGN_STATUSES = ("active", "paused", "ended")
 DEFAULT_STATUS = "active"
 
+# "Create a company" fields marked required (companyUrl too, though the example omits it).
+COMPANY_REQUIRED_FIELDS = (
+    "partnerId",
+    "companyName",
+    "partnerCompanyId",
+    "companyUrl",
+    "companyStreet",
+    "companyCity",
+    "companyState",
+    "companyZipCode",
+)
+
 # `jobStatus` values in job records.
 JOB_ACTIVE = "Active"
 JOB_EXPIRED = "Expired"

@@ -17,24 +17,12 @@ from decimal import Decimal
 
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError
-from jobsync_common.http import RetryPolicy, ServiceClient, decode_json
-from jobsync_common.ratelimit import get_rate_limiter
+from jobsync_common.http import ServiceClient, decode_json
 from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
 
-COMPANY_FIELDS = (
-    "partnerId",
-    "companyName",
-    "partnerCompanyId",
-    "companyUrl",
-    "companyStreet",
-    "companyCity",
-    "companyState",
-    "companyZipCode",
-    "companyContact",
-    "salesRep",
-)
+COMPANY_FIELDS = (*jc.COMPANY_REQUIRED_FIELDS, "companyContact", "salesRep")
 PERSON_FIELDS = ("firstName", "lastName", "email")
 # Fields a job PUT takes (the update table); products go through /job/{id}/products/.
 JOB_FIELDS = (
@@ -204,16 +192,14 @@ def make_client(config: t.Mapping[str, t.Any]) -> JobcaseClient:
     if not config.get(jc.API_KEY_SETTING):
         msg = f"Jobcase needs the setting `{jc.API_KEY_SETTING}`."
         raise ConfigError(msg)
-    return JobcaseClient(
-        jc.NAME,
-        check_base_url(config, jc.BASE_URL_SETTING),
+    return JobcaseClient.for_service(
+        config,
+        key=jc.KEY,
+        name=jc.NAME,
+        base_url=check_base_url(config, jc.BASE_URL_SETTING),
         auth_settings=jc.AUTH_SETTINGS,
-        policy=RetryPolicy.from_config(config),
-        limiter=get_rate_limiter(
-            jc.KEY, config.get(jc.REQUESTS_PER_MINUTE_SETTING, jc.DOCUMENTED_REQUESTS_PER_MINUTE)
-        ),
+        requests_per_minute=config.get(jc.REQUESTS_PER_MINUTE_SETTING, jc.DOCUMENTED_REQUESTS_PER_MINUTE),
         headers={jc.API_KEY_HEADER: str(config[jc.API_KEY_SETTING])},
-        timeout=float(config.get("request_timeout") or 60),
         partner_id=config.get(jc.PARTNER_ID_SETTING),
     )
 

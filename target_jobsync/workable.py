@@ -20,8 +20,7 @@ from urllib.parse import quote
 
 from jobsync_common import workable
 from jobsync_common.errors import ConfigError
-from jobsync_common.http import RetryPolicy, ServiceClient, decode_json, describe_request
-from jobsync_common.ratelimit import get_rate_limiter
+from jobsync_common.http import ServiceClient, decode_json, describe_request
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, RecordRejected
 
@@ -386,15 +385,15 @@ class WorkableCandidatesSink(JobSyncSink):
 
 
 def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
-    return ServiceClient(
-        workable.NAME,
-        workable.base_url(config),
+    return ServiceClient.for_service(
+        config,
+        key=workable.KEY,
+        name=workable.NAME,
+        base_url=workable.base_url(config),
         auth_settings=workable.AUTH_SETTINGS,
-        policy=RetryPolicy.from_config(config),
-        limiter=get_rate_limiter(workable.KEY, workable.requests_per_minute(config)),
+        requests_per_minute=workable.requests_per_minute(config),
         headers={"Accept": "application/json"},
         auth=workable.authenticator(config),
-        timeout=float(config.get("request_timeout") or 60),
         logger=LOGGER,
     )
 

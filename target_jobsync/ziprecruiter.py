@@ -19,8 +19,7 @@ from singer_sdk import typing as th
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import APIRejectedError, JobSyncError
-from jobsync_common.http import RetryPolicy, ServiceClient, decode_json
-from jobsync_common.ratelimit import get_rate_limiter
+from jobsync_common.http import ServiceClient, decode_json
 from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
@@ -77,16 +76,14 @@ def settings() -> list[th.Property]:
 
 
 def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
-    return ServiceClient(
-        zr.SERVICE_NAME,
-        check_base_url(config, zr.BASE_URL_SETTING),
+    return ServiceClient.for_service(
+        config,
+        key=zr.SERVICE_KEY,
+        name=zr.SERVICE_NAME,
+        base_url=check_base_url(config, zr.BASE_URL_SETTING),
         auth_settings=zr.AUTH_SETTINGS,
-        policy=RetryPolicy.from_config(config),
-        limiter=get_rate_limiter(
-            zr.SERVICE_KEY, config.get(zr.REQUESTS_PER_MINUTE_SETTING, zr.DEFAULT_REQUESTS_PER_MINUTE)
-        ),
+        requests_per_minute=config.get(zr.REQUESTS_PER_MINUTE_SETTING, zr.DEFAULT_REQUESTS_PER_MINUTE),
         auth=zr.basic_auth(config[zr.API_KEY_SETTING]),
-        timeout=float(config.get("request_timeout") or 60),
     )
 
 

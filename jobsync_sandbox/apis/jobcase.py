@@ -675,16 +675,7 @@ class JobcaseAPI(SimulatedAPI):
         return dict(person)
 
     # -- companies ------------------------------------------------------------------------------------
-    COMPANY_REQUIRED = (
-        "partnerId",
-        "companyName",
-        "partnerCompanyId",
-        "companyUrl",
-        "companyStreet",
-        "companyCity",
-        "companyState",
-        "companyZipCode",
-    )
+    COMPANY_REQUIRED = jc.COMPANY_REQUIRED_FIELDS
 
     def _company_from(self, body: dict, existing: dict | None) -> dict:
         errors: Errors = {}

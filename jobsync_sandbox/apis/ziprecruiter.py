@@ -54,42 +54,29 @@ import json
 import random
 import re
 import typing as t
-import zoneinfo
 
+from jobsync_common import ziprecruiter as zr
 from jobsync_sandbox.core import FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
 
 UTC = dt.timezone.utc
-try:
-    PACIFIC: dt.tzinfo = zoneinfo.ZoneInfo("America/Los_Angeles")
-except zoneinfo.ZoneInfoNotFoundError:  # no tz database: Pacific standard time
-    PACIFIC = dt.timezone(dt.timedelta(hours=-8))
+# The document's names and the time zone of submitted times are shared with the connectors.
+PACIFIC = zr.SUBMIT_TIMEZONE
+SUBSCRIBER_PROPERTIES = zr.SUBSCRIBER_PROPERTIES
+SUBSCRIBER_SUBMIT_FIELDS = zr.SUBSCRIBER_SUBMIT_FIELDS
+SEARCH_PROPERTIES = zr.SEARCH_PROPERTIES
+SEARCH_SUBMIT_FIELDS = zr.SEARCH_SUBMIT_FIELDS
+BATCH_PROPERTIES = zr.BATCH_PROPERTIES
+SUBSCRIBE_COLUMNS = zr.BATCH_SUBSCRIBE_COLUMNS
+UNSUBSCRIBE_COLUMNS = zr.BATCH_UNSUBSCRIBE_COLUMNS
 
-MAX_LIMIT = 100
+MAX_LIMIT = zr.MAX_PAGE_SIZE
 DEFAULT_LIMIT = 50
 DUMP_LIMIT = 10_000
 # Above this many seeded subscribers an MD5 lookup scans instead of building an index.
 MD5_INDEX_LIMIT = 200_000
 
-SUBSCRIBER_PROPERTIES = (
-    "id",
-    "email",
-    "name",
-    "create_time",
-    "search",
-    "location",
-    "ip_address",
-    "status",
-    "deactivation_time",
-    "deactivation_reason",
-)
 SUBSCRIBER_RETRIEVE_DEFAULT = ("id", "email", "create_time", "deactivation_time", "deactivation_reason")
-SUBSCRIBER_SUBMIT_FIELDS = ("email", "name", "create_time", "search", "location", "ip_address")
-SEARCH_PROPERTIES = ("id", "create_time", "search", "location", "status", "deactivation_time", "deactivation_reason")
-SEARCH_SUBMIT_FIELDS = ("create_time", "search", "location", "ip_address")
-BATCH_PROPERTIES = ("id", "status", "create_time", "complete_time", "type", "result")
 BATCH_SUBMIT_FIELDS = ("content", "type", "filetype")
-SUBSCRIBE_COLUMNS = ("email", "search", "location", "create_time", "ip_address", "brand")
-UNSUBSCRIBE_COLUMNS = ("email", "brand")
 COMMON_PARAMETERS = ("content-type", "properties")
 QUERY_PARAMETERS = ("limit", "skip")
 
