@@ -8,6 +8,7 @@ from pathlib import Path
 
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import jobcase as jc
 from jobsync_common.http import decode_json
@@ -38,14 +39,12 @@ class JobcaseStream(JobSyncStream):
     auth_settings = jc.AUTH_SETTINGS
     default_requests_per_minute = jc.DOCUMENTED_REQUESTS_PER_MINUTE
     records_key = "results"
+    #: schemas/<stream name>.json, next to the streams.
+    schema = StreamSchema(SchemaDirectory(SCHEMAS_DIR))
     #: Values of the list's ``status`` filter; each becomes a partition (the API answers only ``active`` by default).
     statuses: t.ClassVar[tuple[str, ...]] = ()
     #: Partition key: the record field holding the status, so the SDK adds no extra field to records.
     status_field: t.ClassVar[str] = "status"
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        kwargs.setdefault("schema", SCHEMAS_DIR / f"{self.name}.json")
-        super().__init__(*args, **kwargs)
 
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import typing as t
 from functools import cached_property
 
+from pathlib import Path
+
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import PageNumberPaginator
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import trackjobchanges as tjc
 from jobsync_common.errors import ConfigError
@@ -44,6 +47,8 @@ class TrackJobChangesStream(JobSyncStream):
     auth_settings = tjc.AUTH_SETTINGS
     default_requests_per_minute = tjc.DEFAULT_REQUESTS_PER_MINUTE
     records_key = "data"
+    #: schemas/<stream name>.json, next to the streams.
+    schema = StreamSchema(SchemaDirectory(Path(__file__).parent / "schemas"))
 
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:

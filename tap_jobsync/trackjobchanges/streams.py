@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import json
 import typing as t
-from pathlib import Path
 
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.redact import REDACTED, SENSITIVE_PARAM_NAMES, scrub
@@ -20,7 +19,6 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
 
 class TrackJobChangesAccountStream(TrackJobChangesStream):
@@ -30,7 +28,6 @@ class TrackJobChangesAccountStream(TrackJobChangesStream):
     path = "/account"
     primary_keys = ("email",)
     replication_key = None
-    schema_filepath = SCHEMAS_DIR / "trackjobchanges_account.json"
 
     def get_new_paginator(self) -> None:
         # One object, not a list: "paginating" it would read the same account forever.
@@ -56,7 +53,6 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
     # Ordered by id, not by the replication key: the bookmark is only promoted (and
     # capped at the run's start time by the SDK's signpost) once every page was read.
     is_sorted = False
-    schema_filepath = SCHEMAS_DIR / "trackjobchanges_connections.json"
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
@@ -113,7 +109,6 @@ class TrackJobChangesEmploymentsStream(TrackJobChangesStream):
     replication_key = None
     # One state entry for the stream, not one partition per connection (there can be a million).
     state_partitioning_keys: t.ClassVar[list[str]] = []
-    schema_filepath = SCHEMAS_DIR / "trackjobchanges_employments.json"
 
     def validate_response(self, response: requests.Response) -> None:
         # The connection was destroyed after the list was read: it has no employments to
@@ -147,7 +142,6 @@ class TrackJobChangesPingsStream(TrackJobChangesStream):
     primary_keys = ("created_at", "endpoint", "query_params_hash")
     replication_key = "created_at"
     is_sorted = False
-    schema_filepath = SCHEMAS_DIR / "trackjobchanges_pings.json"
 
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         # Pings never change once written, so there is no mid-run edit to guard

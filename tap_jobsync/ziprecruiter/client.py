@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import typing as t
 from functools import cached_property
+from pathlib import Path
 
 from singer_sdk.pagination import OffsetPaginator
+from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.http import decode_json
@@ -46,6 +48,8 @@ class ZipRecruiterStream(JobSyncStream):
     auth_settings = zr.AUTH_SETTINGS
     default_requests_per_minute = zr.DEFAULT_REQUESTS_PER_MINUTE
     records_key = "results"
+    #: schemas/<stream name>.json, next to the streams.
+    schema = StreamSchema(SchemaDirectory(Path(__file__).parent / "schemas"))
     primary_keys: t.ClassVar[list[str]] = ["id"]
     # No "changed since" filter exists on any query action: every stream is full table.
     replication_key = None

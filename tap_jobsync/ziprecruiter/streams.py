@@ -7,7 +7,6 @@ no way to ask for what changed (a deactivation or a new search) since a bookmark
 from __future__ import annotations
 
 import typing as t
-from pathlib import Path
 
 from jobsync_common import ziprecruiter as zr
 from tap_jobsync.ziprecruiter.client import ZipRecruiterStream
@@ -15,7 +14,6 @@ from tap_jobsync.ziprecruiter.client import ZipRecruiterStream
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
-SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
 
 class ZipRecruiterSubscribersStream(ZipRecruiterStream):
@@ -23,7 +21,6 @@ class ZipRecruiterSubscribersStream(ZipRecruiterStream):
 
     name = "ziprecruiter_subscribers"
     path = "/subscriber"
-    schema_filepath = SCHEMAS_DIR / "ziprecruiter_subscribers.json"
     api_properties = zr.SUBSCRIBER_PROPERTIES
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
@@ -42,7 +39,6 @@ class ZipRecruiterSubscriberSearchesStream(ZipRecruiterStream):
 
     name = "ziprecruiter_subscriber_searches"
     path = "/subscriber/{subscriber_id}/searches"
-    schema_filepath = SCHEMAS_DIR / "ziprecruiter_subscriber_searches.json"
     parent_stream_type = ZipRecruiterSubscribersStream
     # Full table: one state entry for the stream, not one per subscriber.
     state_partitioning_keys: t.ClassVar[list[str]] = []
@@ -59,7 +55,6 @@ class ZipRecruiterBatchesStream(ZipRecruiterStream):
 
     name = "ziprecruiter_batches"
     path = "/batch"
-    schema_filepath = SCHEMAS_DIR / "ziprecruiter_batches.json"
     api_properties = zr.BATCH_PROPERTIES
 
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
