@@ -74,10 +74,17 @@ def target_config(
 
 
 def sandbox_env(base_urls: t.Mapping[str, str], credentials: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, str]:
-    """Environment variables Meltano reads for both plugins (``TAP_JOBSYNC_*``/``TARGET_JOBSYNC_*``)."""
+    """Environment variables Meltano reads for both plugins (``TAP_JOBSYNC_*``/``TARGET_JOBSYNC_*``).
+
+    Fractional numbers are left out: Meltano (3.9 to 4.4.1 at least) turns a ``kind: decimal``
+    setting read from the environment into ``Decimal`` and then cannot write the plugin's
+    config.json. meltano.yml's ``sandbox`` environment sets them (the fast retry waits).
+    """
     env: dict[str, str] = {}
     for key, value in tap_config(base_urls, credentials).items():
-        env[f"TAP_JOBSYNC_{key.upper()}"] = str(value)
+        if not isinstance(value, float):
+            env[f"TAP_JOBSYNC_{key.upper()}"] = str(value)
     for key, value in target_config(base_urls, credentials).items():
-        env[f"TARGET_JOBSYNC_{key.upper()}"] = str(value)
+        if not isinstance(value, float):
+            env[f"TARGET_JOBSYNC_{key.upper()}"] = str(value)
     return env
