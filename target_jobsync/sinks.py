@@ -13,12 +13,14 @@ from __future__ import annotations
 import collections
 import json
 import threading
+import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 
 import jsonschema
+import requests.exceptions
 from singer_sdk import BatchSink
 
 from jobsync_common.errors import APIRejectedError, JobSyncError
@@ -76,6 +78,11 @@ class JobSyncSink(BatchSink):
     def max_size(self) -> int:
         return int(self.config.get("batch_size_rows") or self.default_batch_size)
 
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never add the loader-style ``_sdc_*`` columns: they are not fields of any API."""
+        return False
+
     def get_validator(self) -> None:  # noqa: PLR6301
         """Records are validated against the sink's own input schema in :meth:`process_record`."""
         return None
@@ -126,6 +133,27 @@ class JobSyncSink(BatchSink):
                 on_attempt()
 
         return self.client.request(method, path, on_attempt=attempt, **kwargs)
+
+    def verify_before_retry(self, already_applied: t.Callable[[], None]) -> t.Callable[[], None]:
+        """``on_attempt`` for a call that is not idempotent (a submit that always creates, an addBudget).
+
+        Before every retry, ``already_applied`` looks at the destination and raises when an
+        earlier attempt took effect though its answer was lost (reset, body cut short). An
+        attempt that timed out may still be applied after we gave up, so the destination
+        first gets one more ``request_timeout`` to apply it.
+        """
+        attempts = 0
+
+        def before_attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                return
+            if isinstance(self.client.last_failure, requests.exceptions.Timeout):
+                time.sleep(self.client.timeout)
+            already_applied()
+
+        return before_attempt
 
     def _count_call(self) -> None:
         self.tally("api_calls")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.helpers.capabilities import TargetCapabilities
 
 from jobsync_common.cli import run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError
@@ -41,6 +42,8 @@ class TargetJobSync(Target):
 
     name = "target-jobsync"
     package_name = "jobsync"
+    # Sinks validate against their own input schemas, not the incoming SCHEMA.
+    capabilities = [c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS]
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -69,6 +72,14 @@ class TargetJobSync(Target):
         *http_tuning_properties(),
         *(prop for destination in DESTINATIONS for prop in destination.settings),
     ).to_dict()
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        super().append_builtin_config(config_jsonschema)
+        # Writes are matched create-or-update by design (no load method), and the sinks keep
+        # `_sdc_deleted_at` themselves: these warehouse settings would only mislead here.
+        for name in ("load_method", "add_record_metadata"):
+            config_jsonschema["properties"].pop(name, None)
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._clients: dict[str, ServiceClient] = {}
