@@ -114,6 +114,9 @@ def describe_failure(exc: BaseException) -> str:
     """Short cause of a failed attempt: the HTTP status, or the kind of network error."""
     response = getattr(exc, "response", None)
     if isinstance(exc, RetriableAPIError) and response is not None:
+        if response.status_code < HTTPStatus.BAD_REQUEST:
+            # A 2xx is only retried when its body did not decode: "HTTP 200 OK" would mislead.
+            return f"HTTP {response.status_code} with an undecodable JSON body (cut short?)"
         return f"HTTP {response.status_code} {response.reason or ''}".strip()
     if isinstance(exc, requests.exceptions.Timeout):
         return "timed out"
@@ -248,6 +251,11 @@ class ServiceClient:
         return urljoin(self.base_url, path.lstrip("/"))
 
     @property
+    def last_failure(self) -> BaseException | None:
+        """Why this thread's current request is being retried (None on its first attempt)."""
+        return getattr(self._local, "last_failure", None)
+
+    @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
@@ -275,6 +283,7 @@ class ServiceClient:
         url = self.url(path)
         endpoint = describe_request(method, url)
         attempts = 0
+        self._local.last_failure = None
 
         def attempt() -> requests.Response:
             nonlocal attempts
@@ -301,6 +310,7 @@ class ServiceClient:
             return response
 
         def on_backoff(details: t.Mapping[str, t.Any]) -> None:
+            self._local.last_failure = details["exception"]
             self.logger.warning(
                 "%s: %s failed (%s); retry %d in %.2fs",
                 self.service,

@@ -22,6 +22,10 @@ API_KEY_HEADER = "X-Platform-Api-Key"
 DOCUMENTED_REQUESTS_PER_MINUTE = 200
 # "Lists all ..., paginated (100 per page by default)".
 DEFAULT_PAGE_SIZE = 100
+# Rows the connectors ask for per list request. No maximum is documented; this is our
+# choice (a request costs 1/200 of a minute's quota). A server that caps `limit` lower is
+# followed correctly: paging advances by the rows received and stops at `count`.
+LIST_PAGE_SIZE = 1000
 
 API_KEY_SETTING = "jobcase_api_key"
 BASE_URL_SETTING = "jobcase_base_url"

@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from jobsync_sandbox import persist
 from jobsync_sandbox.configs import sandbox_env, tap_config, target_config
 from jobsync_sandbox.server import Sandbox
 
@@ -29,6 +30,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--write-env", type=Path, help="write TAP_JOBSYNC_*/TARGET_JOBSYNC_* variables here")
     serve.add_argument("--write-configs", type=Path, help="write tap.json and target.json into this directory")
     serve.add_argument("--ready-file", type=Path, help="write the base URLs here (JSON) once serving")
+    serve.add_argument(
+        "--state-file",
+        type=Path,
+        help="load every API's store and the clock from this file at start (when it exists; it then wins "
+        "over --seed/--sizes) and save them there on shutdown (SIGTERM/SIGINT)",
+    )
     return parser.parse_args(argv)
 
 
@@ -36,9 +43,19 @@ def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     credentials = json.loads(args.credentials.read_text()) if args.credentials else None
     sandbox = Sandbox(seed=args.seed, sizes=json.loads(args.sizes), credentials=credentials)
+    if args.state_file and args.state_file.exists():
+        try:
+            loaded = persist.load(sandbox, args.state_file)
+        except persist.StateFileError as exc:
+            print(f"jobsync-sandbox: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        print(f"loaded state from {args.state_file} (saved {loaded['saved_at']})", flush=True)
     sandbox.start(args.host, args.port)
     creds = {name: api.credentials for name, api in sandbox.apis.items()}
     urls = {"control": sandbox.url, **sandbox.base_urls}
+    for path in (args.write_env, args.ready_file):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
     if args.write_env:
         env = sandbox_env(sandbox.base_urls, creds) | {"JOBSYNC_SANDBOX_URL": sandbox.url}
         args.write_env.write_text("".join(f"export {k}={json.dumps(v)}\n" for k, v in env.items()))
@@ -56,6 +73,9 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     sandbox.stop()
+    if args.state_file:
+        persist.save(sandbox, args.state_file)
+        print(f"saved state to {args.state_file}", flush=True)
     sys.exit(0)
 
 

@@ -16,7 +16,6 @@ Control endpoints (JSON in, JSON out):
 from __future__ import annotations
 
 import collections
-import json
 import re
 import socket
 import struct

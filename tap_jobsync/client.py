@@ -20,14 +20,19 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import os
 import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 import requests
+import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream
-from singer_sdk.helpers._typing import is_datetime_type
+from singer_sdk.helpers._catalog import pop_deselected_record_properties
+from singer_sdk.helpers._typing import conform_record_data_types, is_datetime_type
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from jobsync_common.errors import RetriesExhaustedError
 from jobsync_common.http import (
@@ -41,6 +46,7 @@ from jobsync_common.http import (
 from jobsync_common.ratelimit import RateLimiter, get_rate_limiter
 from jobsync_common.redact import scrub
 from jobsync_common.settings import check_base_url
+from tap_jobsync.messages import RecordPlan
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -80,8 +86,9 @@ class JobSyncStream(RESTStream):
         return check_base_url(self.config, f"{self.service_key}_base_url")
 
     @property
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout") or 60)
+    def timeout(self) -> float:  # type: ignore[override]
+        # A float: `request_timeout` is a number, and int(0.5) would be 0 (requests refuses it).
+        return float(self.config.get("request_timeout") or 60)
 
     @property
     def requests_session(self) -> requests.Session:
@@ -90,6 +97,12 @@ class JobSyncStream(RESTStream):
         session = sessions.get(id(self))
         if session is None:
             session = sessions[id(self)] = requests.Session()
+            # requests re-reads the proxy variables on every send (~0.2 ms, most of a child
+            # request's client CPU); every request of a stream goes to one host: read them once.
+            session.proxies.update(requests.utils.get_environ_proxies(self.url_base))
+            # trust_env=False also stops reading the CA bundle variables: keep honouring them.
+            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+            session.trust_env = False
         return session
 
     @cached_property
@@ -158,6 +171,40 @@ class JobSyncStream(RESTStream):
         if isinstance(payload, dict):
             return [payload]
         return payload
+
+    # -- records to messages ----------------------------------------------------------------------
+    def _write_schema_message(self) -> None:
+        # singer-sdk syncs a child stream once per parent record and writes its SCHEMA each
+        # time (a million parents: a million identical messages); once per run is enough.
+        if self.parent_stream_type is not None and self.__dict__.get("_schema_message_written"):
+            return
+        super()._write_schema_message()
+        self.__dict__["_schema_message_written"] = True
+
+    def _generate_record_messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
+        """singer-sdk 0.54's ``Stream._generate_record_messages``, with its per-record helpers
+        planned once per stream (see ``tap_jobsync/messages.py``); re-check on an SDK upgrade."""
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
+            yield from super()._generate_record_messages(record)
+            return
+        schema, mask = self.effective_schema, self.mask
+        plan = self.__dict__.get("_record_plan")
+        if plan is None or not plan.built_for(schema, mask):
+            plan = self.__dict__["_record_plan"] = RecordPlan(schema, mask)
+        if not plan.selects_everything:
+            pop_deselected_record_properties(record, self.schema, mask)
+        conformed = plan.conformer.conform(record)
+        if conformed is None:  # a property the schema does not know: the SDK drops it and warns once
+            conformed = conform_record_data_types(self.name, record, schema, self.TYPE_CONFORMANCE_LEVEL, self.logger)
+        for stream_map in self.stream_maps:
+            mapped_record = stream_map.transform(conformed)
+            if mapped_record is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped_record,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
 
     # -- incremental filtering on the client side ------------------------------------------
     def bookmark_filter(self, context: Context | None) -> t.Callable[[dict], bool]:

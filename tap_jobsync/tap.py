@@ -10,7 +10,9 @@ from singer_sdk import typing as th
 from jobsync_common.cli import run_plugin_cli
 from jobsync_common.errors import ConfigError
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from tap_jobsync.client import parse_timestamp
 from tap_jobsync.jobcase import SERVICE as JOBCASE
+from tap_jobsync.messages import JobSyncMessageWriter
 from tap_jobsync.pcrecruiter import SERVICE as PCRECRUITER
 from tap_jobsync.service import TapService
 from tap_jobsync.trackjobchanges import SERVICE as TRACKJOBCHANGES
@@ -24,6 +26,8 @@ class TapJobSync(Tap):
 
     name = "tap-jobsync"
     package_name = "jobsync"
+    # msgspec encoding, no flush per RECORD: see benchmarks/README.md for the figures.
+    message_writer_class = JobSyncMessageWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property(
@@ -51,7 +55,17 @@ class TapJobSync(Tap):
 
     def discover_streams(self) -> list[Stream]:
         register_config_secrets(self.config, (s for service in SERVICES for s in service.secret_settings))
+        self.check_start_date()
         return [stream for service in self.configured_services() for stream in service.streams(self)]
+
+    def check_start_date(self) -> None:
+        # The JSON schema's date-time format is not enforced: an unparsable value would fail mid-sync.
+        start = self.config.get("start_date")
+        try:
+            parse_timestamp(start)
+        except (TypeError, ValueError):
+            msg = f"Setting `start_date` must be an ISO 8601 date-time such as 2024-01-01T00:00:00Z, got {start!r}."
+            raise ConfigError(msg) from None
 
 
 def main() -> None:

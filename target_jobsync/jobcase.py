@@ -225,10 +225,10 @@ class JobcaseSink(JobSyncSink):
         offset: int | None = 0
         while offset is not None:
             payload = decode_json(
-                self.request("GET", path, params={**params, "offset": offset, "limit": jc.DEFAULT_PAGE_SIZE})
+                self.request("GET", path, params={**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE})
             )
             yield from (payload or {}).get("results") or []
-            offset = jc.next_offset(offset, payload, jc.DEFAULT_PAGE_SIZE)
+            offset = jc.next_offset(offset, payload, jc.LIST_PAGE_SIZE)
 
     def wait_for_companies(self) -> None:
         """Write the company records received so far before resolving ``partnerCompanyId``.
@@ -491,25 +491,22 @@ class JobcaseCampaignsSink(JobcaseSink):
 
         ``addBudget`` adds on every call, so a retry after an attempt that Jobcase
         applied but whose answer was lost would spend the money twice. Before each
-        retry the campaign is read again; when its budget already shows the top-up,
-        the retry is dropped.
+        retry the campaign is read again (after a timeout, once Jobcase had time to
+        apply the late attempt); when its budget already shows the top-up, the retry
+        is dropped.
         """
         path = f"campaign/{existing['id']}/"
         if "addBudget" not in body:
             return self.call("PUT", path, body)
         target = Decimal(str(existing["budget"])) + Decimal(str(body["addBudget"]))
-        attempts = 0
 
         def stop_if_applied() -> None:
-            nonlocal attempts
-            attempts += 1
-            if attempts > 1:
-                current = self.call("GET", path)
-                if Decimal(str(current.get("budget", 0))) >= target:
-                    raise _AlreadyApplied(current)
+            current = self.call("GET", path)
+            if Decimal(str(current.get("budget", 0))) >= target:
+                raise _AlreadyApplied(current)
 
         try:
-            return self.call("PUT", path, body, on_attempt=stop_if_applied)
+            return self.call("PUT", path, body, on_attempt=self.verify_before_retry(stop_if_applied))
         except _AlreadyApplied as applied:
             self.logger.info("Campaign %s: an earlier attempt already added the budget; not sent again.", existing["id"])
             return applied.campaign

@@ -10,7 +10,11 @@ from pathlib import Path
 
 from singer_sdk import Target
 from singer_sdk import typing as th
+from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import TargetCapabilities
+from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.singerlib.json import deserialize_json
 
 from jobsync_common.cli import run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError
@@ -37,6 +41,52 @@ class RecordRejectedError(JobSyncError):
     """A record was refused and no dead-letter file is configured."""
 
 
+class InputLineError(JobSyncError):
+    """A line of the input is not a Singer message this target can take."""
+
+
+# One per singer-sdk input error, so callers catching the SDK's type still catch it.
+class _InvalidLineError(InputLineError, InvalidInputLine): ...
+
+
+class _RecordBeforeSchemaError(InputLineError, RecordsWithoutSchemaException): ...
+
+
+class _MissingKeyError(InputLineError, MissingKeyPropertiesError): ...
+
+
+class NumberedSingerReader(SingerReader):
+    """singer-sdk's reader; a bad input line fails the run in one line naming its number."""
+
+    def process_lines(self, file_input: t.Any, callbacks: t.Any) -> t.Any:
+        self.line_number = 0
+        try:
+            return super().process_lines(file_input, callbacks)
+        except (InvalidInputLine, RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
+            msg = f"input line {self.line_number}: {' '.join(str(exc).split())[:500]}"
+            if isinstance(exc, RecordsWithoutSchemaException):
+                raise _RecordBeforeSchemaError(msg) from None
+            if isinstance(exc, MissingKeyPropertiesError):
+                raise _MissingKeyError(msg) from None
+            raise _InvalidLineError(msg) from None
+
+    def deserialize_json(self, line: str) -> dict:
+        self.line_number += 1
+        try:
+            message = deserialize_json(line)
+        except json.JSONDecodeError as exc:
+            msg = f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {line.strip()[:200]}"
+            raise InvalidInputLine(msg) from None
+        if not isinstance(message, dict):
+            msg = f'not a Singer message (a JSON object with a "type"): {line.strip()[:200]}'
+            raise InvalidInputLine(msg)
+        return message
+
+    def _process_unknown_message(self, message_dict: dict) -> None:
+        msg = f"unknown Singer message type {message_dict.get('type')!r}"
+        raise InvalidInputLine(msg)
+
+
 class TargetJobSync(Target):
     """Singer target writing to Workable, ZipRecruiter Job Alerts and Jobcase."""
 
@@ -44,6 +94,7 @@ class TargetJobSync(Target):
     package_name = "jobsync"
     # Sinks validate against their own input schemas, not the incoming SCHEMA.
     capabilities = [c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS]
+    message_reader_class = NumberedSingerReader
 
     config_jsonschema = th.PropertiesList(
         th.Property(

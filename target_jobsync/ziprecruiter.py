@@ -178,17 +178,22 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
         return queued
 
     def wait_for(self, batches: list[dict[str, t.Any]]) -> None:
-        """Poll until every batch completes; count its results; fail on a failed or stuck batch."""
+        """Poll until every batch completes; count its results; fail on a failed or stuck batch.
+
+        Only the oldest pending batch is polled: while it is pending, the later ones most
+        likely are too (assumed: batches are processed in the order submitted; if not, a
+        later one is still found complete right after). Polls cost one call per wait,
+        not one per pending batch per wait.
+        """
         poll = float(self.config.get("ziprecruiter_batch_poll_seconds") or 0)
         deadline = time.monotonic() + float(self.config.get("ziprecruiter_batch_wait_timeout_seconds") or 0)
         pending = list(batches)
         while pending:
-            for batch in list(pending):
-                info = zr.normalize_batch(decode_json(self.request("GET", f"/batch/{quote(batch['id'])}")))
-                batch["status"] = info.get("status")
-                if batch["status"] == zr.BATCH_PENDING:
-                    continue
-                pending.remove(batch)
+            batch = pending[0]
+            info = zr.normalize_batch(decode_json(self.request("GET", f"/batch/{quote(batch['id'])}")))
+            batch["status"] = info.get("status")
+            if batch["status"] != zr.BATCH_PENDING:
+                pending.pop(0)
                 batch["result"] = info.get("result")
                 if batch["status"] != zr.BATCH_COMPLETE:
                     msg = (
@@ -198,7 +203,7 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
                     )
                     raise JobSyncError(msg)
                 self._count_result(batch)
-            if pending:
+            else:
                 if time.monotonic() >= deadline:
                     ids = ", ".join(b["id"] for b in pending)
                     msg = (
@@ -332,6 +337,14 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
             )
 
 
+class _SearchCreated(Exception):  # noqa: N818 - control flow, never shown to users
+    """Raised before a retried submit: the earlier attempt already created the search."""
+
+    def __init__(self, search: dict) -> None:
+        super().__init__("already created")
+        self.search = search
+
+
 class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
     """Create or deactivate a subscriber's job searches, matched by search text and location."""
 
@@ -346,12 +359,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
     def _write_group(self, records: list[dict]) -> None:
         subscriber_id = str(records[0]["subscriber_id"])
         try:
-            self._existing[subscriber_id] = [
-                zr.normalize_search(s)
-                for s in self.query_all(
-                    f"/subscriber/{quote(subscriber_id)}/searches", {"properties": ",".join(zr.SEARCH_PROPERTIES)}
-                )
-            ]
+            self._existing[subscriber_id] = self.list_searches(subscriber_id)
         except APIRejectedError as exc:  # e.g. 404 unknown_subscriber: every record of it is refused
             for record in records:
                 self.reject(record, exc.text, exc.status, endpoint=exc.endpoint)
@@ -360,6 +368,10 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
             super()._write_group(records)
         finally:
             self._existing.pop(subscriber_id, None)
+
+    def list_searches(self, subscriber_id: str) -> list[dict]:
+        path = f"/subscriber/{quote(subscriber_id)}/searches"
+        return [zr.normalize_search(s) for s in self.query_all(path, {"properties": ",".join(zr.SEARCH_PROPERTIES)})]
 
     def write_record(self, record: dict) -> str:
         subscriber_id = str(record["subscriber_id"])
@@ -385,8 +397,23 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
         }
         created_id = None
         if not self.dry_run:
-            response = self.request("POST", path, data={k: str(v) for k, v in form.items() if v not in (None, "")})
-            created_id = str((decode_json(response) or {}).get("id"))
+
+            def stop_if_created() -> None:
+                # A submit always creates a search: never resend one ZipRecruiter already acted on.
+                searches = self.list_searches(subscriber_id)
+                found = [s for s in searches if s.get("status") == zr.ACTIVE and _key_of(s) == key]
+                if found:
+                    raise _SearchCreated(found[0])
+
+            data = {k: str(v) for k, v in form.items() if v not in (None, "")}
+            try:
+                response = self.request("POST", path, data=data, on_attempt=self.verify_before_retry(stop_if_created))
+                created_id = str((decode_json(response) or {}).get("id"))
+            except _SearchCreated as created:
+                self.logger.info(
+                    "Job search of subscriber %s: an earlier attempt created it; not sent again.", subscriber_id
+                )
+                created_id = created.search.get("id")
         # Remember it, so a repeated record in the same drain does not create it twice.
         existing.append({**form, "id": created_id, "status": zr.ACTIVE})
         return CREATED

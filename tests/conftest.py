@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
 import typing as t
+from pathlib import Path
 
 import pytest
 
 from jobsync_sandbox import Sandbox
 from jobsync_sandbox import configs
 from jobsync_sandbox.client import SandboxClient
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Under CI nothing may be skipped for want of an install (.ci/run sets CI=true).
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With ``-n``/``--dist loadgroup``, keep each module in one worker (its sandbox, its order),
+    and both Meltano modules in the same one: they share the project's .meltano/ directory."""
+    for item in items:
+        group = "meltano" if item.get_closest_marker("meltano") else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="module")
@@ -40,3 +59,32 @@ def tap_config(sandbox: Sandbox, credentials: dict) -> dict[str, t.Any]:
 def target_config(sandbox: Sandbox, credentials: dict) -> dict[str, t.Any]:
     """Target config with every destination pointed at the sandbox."""
     return configs.target_config(sandbox.base_urls, credentials)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> t.Iterator[dict[str, str]]:
+    """A PostgreSQL server started by scripts/postgres.sh for the session; its connection settings
+    (``PG*`` for libpq, ``TARGET_POSTGRES_*`` for the loader)."""
+    # Under /tmp itself (not pytest's 0700 tree): the server runs as `postgres` when we are root.
+    directory = tempfile.mkdtemp(prefix="jobsync-pg-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "TARGET_", "JOBSYNC_", "MELTANO_"))}
+    env["JOBSYNC_PG_DIR"] = directory
+    script = ["bash", str(ROOT / "scripts" / "postgres.sh")]
+    proc = subprocess.run([*script, "start"], capture_output=True, text=True, env=env, timeout=900, check=False)
+    if proc.returncode != 0:
+        shutil.rmtree(directory, ignore_errors=True)
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        reason = f"scripts/postgres.sh could not start PostgreSQL: {last}"
+        if IN_CI:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    settings = {}
+    for line in proc.stdout.splitlines():
+        for word in shlex.split(line)[1:]:
+            name, _, value = word.partition("=")
+            settings[name] = value
+    try:
+        yield settings
+    finally:
+        subprocess.run([*script, "stop"], capture_output=True, env=env, timeout=120, check=False)
+        shutil.rmtree(directory, ignore_errors=True)

@@ -17,7 +17,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import typing as t
 from pathlib import Path
 
@@ -323,30 +322,6 @@ def test_jsonl_appends_every_record_as_sent_and_echoes_the_last_state(project: M
 
 
 # -- PostgreSQL (meltanolabs-target-postgres) ------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def postgres() -> t.Iterator[dict[str, str]]:
-    """A PostgreSQL started by scripts/postgres.sh in a private directory; its connection settings."""
-    # Under /tmp itself (not pytest's 0700 tree): the server runs as `postgres` when we are root.
-    directory = tempfile.mkdtemp(prefix="jobsync-pg-")
-    env = {**MeltanoProject.env(), "JOBSYNC_PG_DIR": directory}
-    script = ["bash", str(ROOT / "scripts" / "postgres.sh")]
-    proc = subprocess.run([*script, "start"], capture_output=True, text=True, env=env, timeout=600, check=False)
-    if proc.returncode != 0:
-        shutil.rmtree(directory, ignore_errors=True)
-        reason = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"scripts/postgres.sh could not start PostgreSQL: {reason}")
-    settings = {}
-    for line in proc.stdout.splitlines():
-        for word in shlex.split(line)[1:]:
-            name, _, value = word.partition("=")
-            settings[name] = value
-    try:
-        yield settings
-    finally:
-        subprocess.run([*script, "stop"], capture_output=True, env=env, timeout=120, check=False)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 POSTGRES_PEOPLE = """

@@ -362,6 +362,18 @@ def test_app_name_mode_with_an_expired_stored_version_resyncs_in_full(config, sa
 
 
 # -- sessions, errors, secrets ---------------------------------------------------------------------------------------
+def test_a_server_that_caps_the_page_size_fails_the_run_instead_of_skipping_records(config, control):
+    """Page numbers assume our ResultsPerPage: a silently smaller page would skip records."""
+    control.api_control("pcrecruiter", "cap_page_size", {"results_per_page": PER_PAGE // 2})
+    try:
+        run = run_tap(only(config, "candidates"))
+    finally:
+        control.api_control("pcrecruiter", "cap_page_size", {"results_per_page": 0})
+    assert run.returncode == 1
+    assert "caps the page size" in run.stderr and "`pcrecruiter_results_per_page`" in run.stderr
+    assert not any(state.get("bookmarks", {}).get(CANDIDATES) for state in run.states)
+
+
 def test_an_expired_session_is_renewed_once(config, sandbox, control):
     control.clear_requests()
     control.set_latency(50, api="pcrecruiter")

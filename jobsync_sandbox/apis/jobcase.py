@@ -413,6 +413,28 @@ def _money_out(value: Decimal | float) -> float | int:
     return int(number) if number.is_integer() else round(number, 2)
 
 
+# Unique keys of the tables, as named functions (not lambdas) so the store pickles
+# (`jobsync-sandbox serve --state-file`, see jobsync_sandbox/persist.py).
+def _partner_company_id(company: dict) -> t.Hashable:
+    return company["partnerCompanyId"]
+
+
+def _seeded_company_id(key: t.Hashable) -> int | None:
+    return int(str(key)[3:]) if re.fullmatch(r"PC-\d{6,}", str(key)) else None
+
+
+def _ad_number(job: dict) -> t.Hashable:
+    return job["adNumber"]
+
+
+def _seeded_job_id(key: t.Hashable) -> int | None:
+    return int(str(key)[3:]) if re.fullmatch(r"AD-\d{7,}", str(key)) else None
+
+
+def _campaign_key(campaign: dict) -> t.Hashable:
+    return (campaign["companyId"], campaign["name"].strip().lower())
+
+
 # -- the API ---------------------------------------------------------------------------------------
 
 
@@ -429,6 +451,8 @@ class JobcaseAPI(SimulatedAPI):
         "rate_limit_window_seconds": 60,
     }
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-jobcase-key", "partner_id": 1}
+    #: Not saved by `serve --state-file`: rate-limit windows are readings of this process's monotonic clock.
+    persist_exclude: t.ClassVar[tuple[str, ...]] = ("windows",)
 
     # -- store ------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -438,19 +462,19 @@ class JobcaseAPI(SimulatedAPI):
         self.companies = LazyTable(
             int(sizes["companies"]),
             self._seed_company,
-            unique_key=lambda c: c["partnerCompanyId"],
-            seeded_id=lambda key: int(key[3:]) if re.fullmatch(r"PC-\d{6,}", str(key)) else None,
+            unique_key=_partner_company_id,
+            seeded_id=_seeded_company_id,
         )
         self.jobs = LazyTable(
             self.companies.seeded * self.jobs_per_company,
             self._seed_job,
-            unique_key=lambda j: j["adNumber"],
-            seeded_id=lambda key: int(key[3:]) if re.fullmatch(r"AD-\d{7,}", str(key)) else None,
+            unique_key=_ad_number,
+            seeded_id=_seeded_job_id,
         )
         self.campaigns = LazyTable(
             int(sizes["campaigns"]) if self.companies.seeded else 0,
             self._seed_campaign,
-            unique_key=lambda c: (c["companyId"], c["name"].strip().lower()),
+            unique_key=_campaign_key,
             seeded_id=self._seeded_campaign_id,
         )
         self.cost_rows = LazyTable(int(sizes["cost_rows"]) if self.campaigns.seeded else 0, self._seed_cost_row)

@@ -442,7 +442,9 @@ class PCRecruiterAPI(SimulatedAPI):
             raise _bad_request(f"ResultsPerPage must be between 1 and {pcr.MAX_RESULTS_PER_PAGE}.")
         if page < 1:
             raise _bad_request("Page must be 1 or more.")
-        return per_page, page
+        # `cap_page_size` control: behave like a server whose real maximum is lower and caps silently.
+        cap = getattr(self, "page_size_cap", None)
+        return (min(per_page, cap) if cap else per_page), page
 
     def _fields(self, entity: str, text: str | None) -> tuple[str, ...]:
         names = FIELDS[entity]
@@ -646,6 +648,9 @@ class PCRecruiterAPI(SimulatedAPI):
             expired = len(self.sessions)
             self.sessions.clear()
             return {"expired": expired}
+        if action == "cap_page_size":
+            self.page_size_cap = int(payload.get("results_per_page") or 0) or None
+            return {"page_size_cap": self.page_size_cap}
         if action == "version":
             return {"version": self.version, "min_valid_version": self.min_valid_version}
         if action not in {"insert", "update", "delete"}:

@@ -44,7 +44,10 @@ where it matters below):
 Seeded data is a pure function of ``seed`` and the index, generated on demand;
 only changes live in memory (override dictionaries), and the ping history is
 kept in compact arrays, so a million connections (and the million calls that
-read their employments) stay cheap.
+read their employments) stay cheap. The people are shared with the Workable
+sandbox: connection ``i`` is Workable's seeded candidate ``i - 1`` (names, and the
+email of the first employment, i.e. ``starting_employment.email``), so with at
+least as many Workable candidates as connections every job change names one.
 
 Control actions (``POST /_control/api/trackjobchanges/<action>``):
 
@@ -72,6 +75,7 @@ import random
 import typing as t
 from urllib.parse import parse_qsl
 
+from jobsync_sandbox.apis.workable import seeded_person
 from jobsync_sandbox.core import HTTPError, Request, Response, SimulatedAPI, isoformat, json_response, route
 
 PAGE_SIZE = 100
@@ -186,9 +190,22 @@ class TrackJobChangesAPI(SimulatedAPI):
     def group_for(self, cid: int) -> int:
         return self.group_of.get(cid) or self._seeded_group(cid)
 
+    def _person(self, cid: int, rng: random.Random) -> tuple[str, str, str]:
+        """First name, last name and the email connection ``cid`` applied with.
+
+        Connection ``cid`` is Workable's seeded candidate ``cid - 1`` of the same seed
+        (:func:`seeded_person`), so a job change found here names a real Workable candidate
+        and the write-back pipeline has someone to update. Names are lower case, as the
+        document's examples show them. ``rng`` still draws the old names, so every other
+        seeded field keeps its value.
+        """
+        rng.choice(_FIRST), rng.choice(_LAST)
+        person = seeded_person(self.seed, cid - 1)
+        return person["firstname"].lower(), person["lastname"].lower(), person["email"]
+
     def _seeded_employments(self, cid: int) -> list[dict[str, t.Any]]:
         rng = random.Random(self.seed * 1_000_003 + cid)
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        first, last, applied_with = self._person(cid, rng)
         count = self.employments_per_connection
         year = 2000 + rng.randrange(0, 8)
         rows = []
@@ -199,7 +216,8 @@ class TrackJobChangesAPI(SimulatedAPI):
             rows.append(
                 {
                     "id": (cid - 1) * count + j + 1,
-                    "email": f"{first}.{last}@{domain}",
+                    # The first job's address is the one the person applied with (Workable's email).
+                    "email": applied_with if j == 0 else f"{first}.{last}@{domain}",
                     "title": rng.choice(_TITLES),
                     "company": company,
                     "started_at": None if j == 0 and rng.random() < 0.3 else started.isoformat(),
@@ -215,7 +233,7 @@ class TrackJobChangesAPI(SimulatedAPI):
 
     def _seeded_connection(self, cid: int) -> dict[str, t.Any]:
         rng = random.Random(self.seed * 1_000_003 + cid)
-        first, last = rng.choice(_FIRST), rng.choice(_LAST)
+        first, last, _ = self._person(cid, rng)
         created = _CONNECTIONS_EPOCH + dt.timedelta(minutes=cid, milliseconds=rng.randrange(1000))
         checked = created + dt.timedelta(days=rng.randrange(1, 400), seconds=rng.randrange(86400))
         has_new_job = _hash_flag(self.seed, cid, 1) < 15

@@ -158,7 +158,9 @@ class _Errors:
 class WorkableAPI(SimulatedAPI):
     name = "workable"
     base_path = "/workable/spi/v3"
-    default_sizes: t.ClassVar[dict[str, int]] = {"candidates": 20}
+    # As many as TrackJobChanges has connections by default: connection i is candidate i - 1,
+    # so every job change the default sandbox reports names a Workable candidate.
+    default_sizes: t.ClassVar[dict[str, int]] = {"candidates": 30}
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_token": "sandbox-workable-token", "subdomain": "sandbox"}
     #: Workable's public limit: 10 requests per 10 seconds per token.
     default_rate_limit: t.ClassVar[tuple[int, float]] = (10, 10.0)

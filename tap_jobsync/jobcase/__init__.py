@@ -30,8 +30,9 @@ SERVICE = TapService(
         th.Property(
             "jobcase_page_size",
             th.IntegerType,
-            default=jc.DEFAULT_PAGE_SIZE,
-            description="Rows per list request (`limit`). Jobcase documents 100 as the default page size.",
+            default=jc.LIST_PAGE_SIZE,
+            description="Rows per list request (`limit`). Jobcase's own default is 100 and no maximum is "
+            "documented; fewer, larger pages use less of the 200 requests a minute.",
         ),
     ],
     credential_settings=(jc.API_KEY_SETTING,),

@@ -52,7 +52,7 @@ class JobcaseStream(JobSyncStream):
 
     @property
     def page_size(self) -> int:
-        return max(1, int(self.config.get("jobcase_page_size") or jc.DEFAULT_PAGE_SIZE))
+        return max(1, int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE))
 
     @property
     def partitions(self) -> list[dict] | None:

@@ -66,7 +66,9 @@ def setting_properties() -> list[th.Property]:
             pcr.RESULTS_PER_PAGE_SETTING,
             th.IntegerType(minimum=1, maximum=pcr.MAX_RESULTS_PER_PAGE),
             default=pcr.DEFAULT_RESULTS_PER_PAGE,
-            description="ResultsPerPage of every list request.",
+            description="ResultsPerPage of every list request. Larger pages mean fewer requests (up to "
+            f"{pcr.MAX_RESULTS_PER_PAGE}, assumed the largest PCRecruiter accepts); a server that answers "
+            "fewer results than asked while more remain fails the run rather than skipping records.",
         ),
         rate_limit_property(
             pcr.SERVICE_KEY,

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 from singer_sdk.pagination import PageNumberPaginator
 
 from jobsync_common import pcrecruiter as pcr
-from jobsync_common.errors import JobSyncError, ServiceAuthError
+from jobsync_common.errors import ConfigError, JobSyncError, ServiceAuthError
 from jobsync_common.http import decode_json
 from tap_jobsync.client import JobSyncStream
 from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator, SessionRefusedError
@@ -49,9 +49,19 @@ class PCRecruiterPaginator(PageNumberPaginator):
     def has_more(self, response: requests.Response) -> bool:
         body = decode_json(response)
         body = body if isinstance(body, dict) else {}
-        if len(body.get(pcr.RESULTS_KEY) or []) < self.per_page:
-            return False
+        received = len(body.get(pcr.RESULTS_KEY) or [])
         total = body.get(pcr.TOTAL_KEY)
+        if received < self.per_page:
+            # A short page is the last one, unless the same answer says more remain: then the
+            # server capped ResultsPerPage, and Page numbers no longer mean what we think.
+            if isinstance(total, int) and (self.current_value - 1) * self.per_page + received < total:
+                msg = (
+                    f"PCRecruiter answered {received} results for {pcr.RESULTS_PER_PAGE_PARAM}={self.per_page} "
+                    f"on page {self.current_value} of {total} records: it caps the page size. Lower the "
+                    f"setting `{pcr.RESULTS_PER_PAGE_SETTING}`."
+                )
+                raise ConfigError(msg)
+            return False
         # A change set can grow while we page (TotalRecords read fresh from every page).
         return not isinstance(total, int) or self.current_value * self.per_page < total
 

@@ -1,0 +1,1 @@
+"""JobSync benchmarks: figures, never pass/fail (see benchmarks/README.md)."""
