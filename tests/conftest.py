@@ -21,15 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With ``-n``/``--dist loadgroup``, keep each module in one worker (its sandbox, its order),
-    and both Meltano modules in the same one: they share the project's .meltano/ directory."""
-    for item in items:
-        group = "meltano" if item.get_closest_marker("meltano") else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> t.Iterator[Sandbox]:
     """A fresh sandbox (seed 1, default sizes) for the whole test module."""
