@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from singer_sdk import typing as th
 
-from jobsync_common.settings import rate_limit_property
+from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
 
 KEY = "jobcase"
 NAME = "Jobcase"
@@ -70,17 +70,9 @@ MAX_CAMPAIGN_JOBS = 500
 def setting_properties() -> list[th.Property]:
     """Settings both the tap and the target declare for Jobcase."""
     return [
-        th.Property(
-            API_KEY_SETTING,
-            th.StringType,
-            secret=True,
-            description="Jobcase partner API key, sent in the `X-Platform-Api-Key` header.",
-        ),
-        th.Property(
-            BASE_URL_SETTING,
-            th.StringType,
-            default=DEFAULT_BASE_URL,
-            description="Jobcase Partner Platform API base URL (change only for a sandbox).",
+        api_key_property(API_KEY_SETTING, "Jobcase partner API key, sent in the `X-Platform-Api-Key` header."),
+        base_url_property(
+            BASE_URL_SETTING, DEFAULT_BASE_URL, "Jobcase Partner Platform API base URL (change only for a sandbox)."
         ),
         th.Property(
             PARTNER_ID_SETTING,

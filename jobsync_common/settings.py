@@ -50,6 +50,15 @@ def http_tuning_properties() -> list[th.Property]:
     ]
 
 
+def api_key_property(setting: str, description: str) -> th.Property:
+    """A service credential: secret in --about, sensitive in meltano.yml, scrubbed from output."""
+    return th.Property(setting, th.StringType, secret=True, description=description)
+
+
+def base_url_property(setting: str, default: str, description: str) -> th.Property:
+    return th.Property(setting, th.StringType, default=default, description=description)
+
+
 def rate_limit_property(service_key: str, service_name: str, default: int | None, why: str) -> th.Property:
     return th.Property(
         f"{service_key}_requests_per_minute",

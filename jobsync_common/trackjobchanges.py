@@ -18,7 +18,7 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from jobsync_common.settings import rate_limit_property
+from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
 
 SERVICE_KEY = "trackjobchanges"
 SERVICE_NAME = "TrackJobChanges"
@@ -47,17 +47,11 @@ GROUP_PARAM = "group"
 def setting_properties() -> list[th.Property]:
     """TrackJobChanges settings (public interface: keep the names)."""
     return [
-        th.Property(
-            API_KEY_SETTING,
-            th.StringType,
-            secret=True,
-            description="TrackJobChanges API key (sent in the `key` header, never in the URL).",
-        ),
-        th.Property(
+        api_key_property(API_KEY_SETTING, "TrackJobChanges API key (sent in the `key` header, never in the URL)."),
+        base_url_property(
             BASE_URL_SETTING,
-            th.StringType,
-            default=DEFAULT_BASE_URL,
-            description="Base URL of the TrackJobChanges API v1 (override for a sandbox or proxy).",
+            DEFAULT_BASE_URL,
+            "Base URL of the TrackJobChanges API v1 (override for a sandbox or proxy).",
         ),
         th.Property(
             GROUP_SETTING,

@@ -24,7 +24,7 @@ import zoneinfo
 import requests.auth
 from singer_sdk import typing as th
 
-from jobsync_common.settings import rate_limit_property
+from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
 
 SERVICE_KEY = "ziprecruiter"
 SERVICE_NAME = "ZipRecruiter"
@@ -93,17 +93,9 @@ def basic_auth(api_key: str) -> requests.auth.HTTPBasicAuth:
 def setting_properties() -> list[th.Property]:
     """Settings the tap and the target both declare for ZipRecruiter."""
     return [
-        th.Property(
-            API_KEY_SETTING,
-            th.StringType,
-            secret=True,
-            description="ZipRecruiter Job Alerts API key (sent as the HTTP Basic user name).",
-        ),
-        th.Property(
-            BASE_URL_SETTING,
-            th.StringType,
-            default=DEFAULT_BASE_URL,
-            description="Base URL of the Job Alerts API v2 (override for a sandbox or proxy).",
+        api_key_property(API_KEY_SETTING, "ZipRecruiter Job Alerts API key (sent as the HTTP Basic user name)."),
+        base_url_property(
+            BASE_URL_SETTING, DEFAULT_BASE_URL, "Base URL of the Job Alerts API v2 (override for a sandbox or proxy)."
         ),
         rate_limit_property(
             SERVICE_KEY,
