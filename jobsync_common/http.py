@@ -1,29 +1,54 @@
-"""HTTP policy shared by the tap and the target: retries, back-off, rate limits, errors.
+"""The one HTTP policy of both connectors: deadlines, size cap, retries, Retry-After, throttle, wording.
 
-The tap plugs these pieces into singer-sdk's ``RESTStream.request_decorator``;
-the target uses :class:`ServiceClient`, which applies the same policy with the
-same ``backoff`` library, so both sides retry, wait and fail identically.
+Every request of tap-jobsync (its streams, through singer-sdk's ``request_decorator``), of
+target-jobsync (its sinks, through :class:`ServiceClient`) and of PCRecruiter's login goes
+through a :class:`ServiceHttp`: one per service and process. It owns
+
+- sessions whose adapter (:class:`BoundedAdapter`) gives each attempt one deadline for
+  connecting and receiving the whole body (``request_timeout``), and refuses bodies larger
+  than ``max_response_mb`` once decompressed;
+- the classification of answers (:meth:`ServiceHttp.check`): fine, retryable, an auth
+  failure, a rejection, or a ``Retry-After`` longer than we are willing to wait;
+- the retry loop (:meth:`ServiceHttp.send`): bounded attempts, exponential back-off with
+  jitter or the server's ``Retry-After``, every wait cut short by a stop signal;
+- the service's rate limiter, which also throttles the whole service after a 429.
+
+The retry loop is ours rather than ``backoff``'s (which singer-sdk uses) because its waits
+must end at once on SIGTERM and a Retry-After over the cap must fail at once; its hooks
+mirror singer-sdk's (wait generator, max tries, a log line per retry).
 """
 
 from __future__ import annotations
 
 import email.utils
+import errno
 import logging
+import os
 import random
+import socket
+import ssl
 import threading
 import time
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
 
-import backoff
 import msgspec
 import requests
+import requests.adapters
 import requests.exceptions
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+import urllib3.exceptions
+from singer_sdk.exceptions import RetriableAPIError
 
-from jobsync_common.errors import APIRejectedError, RetriesExhaustedError, ServiceAuthError
+from jobsync_common import stopping
+from jobsync_common.errors import (
+    APIRejectedError,
+    ResponseTooLargeError,
+    RetriesExhaustedError,
+    RetryAfterTooLongError,
+    ServiceAuthError,
+)
 from jobsync_common.ratelimit import RateLimiter, get_rate_limiter
 from jobsync_common.redact import scrub, scrub_url
 
@@ -40,48 +65,58 @@ RETRYABLE_EXCEPTIONS: tuple[type[BaseException], ...] = (
     requests.exceptions.ContentDecodingError,
 )
 
+#: Bytes read per call while receiving a body (a decompressed chunk never exceeds it).
+_CHUNK = 64 * 1024
 _json_decoder = msgspec.json.Decoder()
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry a request that failed transiently."""
+# -- the policy: numbers from the settings ---------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """How long an attempt may take, how often and how long to retry, how big an answer may be."""
+
+    #: Seconds for one attempt: connecting and receiving the whole body.
+    timeout: float = 60.0
     max_tries: int = 6
     backoff_seconds: float = 1.0
     max_backoff_seconds: float = 60.0
-    # A Retry-After longer than this is treated as an outage, not throttling.
+    #: A Retry-After longer than this fails the request at once (an outage, not throttling).
     max_retry_after_seconds: float = 300.0
+    max_response_bytes: int = 100 * 2**20
 
     @classmethod
-    def from_config(cls, config: t.Mapping[str, t.Any]) -> RetryPolicy:
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> HttpPolicy:
+        """The policy a tap/target config asks for (the settings schema has already checked the ranges)."""
+
+        def number(setting: str, default: float) -> float:
+            value = config.get(setting)
+            return default if value is None else float(value)
+
         return cls(
-            max_tries=int(config.get("retry_max_tries") or cls.max_tries),
-            backoff_seconds=float(
-                config["retry_backoff_seconds"]
-                if config.get("retry_backoff_seconds") is not None
-                else cls.backoff_seconds
-            ),
-            max_backoff_seconds=float(config.get("retry_max_backoff_seconds") or cls.max_backoff_seconds),
+            timeout=number("request_timeout", cls.timeout),
+            max_tries=int(number("retry_max_tries", cls.max_tries)),
+            backoff_seconds=number("retry_backoff_seconds", cls.backoff_seconds),
+            max_backoff_seconds=number("retry_max_backoff_seconds", cls.max_backoff_seconds),
+            max_retry_after_seconds=number("retry_max_retry_after_seconds", cls.max_retry_after_seconds),
+            max_response_bytes=int(number("max_response_mb", cls.max_response_bytes / 2**20) * 2**20),
         )
 
-    def wait_generator(self) -> t.Generator[float, t.Any, None]:
-        """``backoff`` wait generator: honours ``Retry-After``, else exponential with jitter.
+    def wait_seconds(self, retry: int, failure: BaseException | None) -> float:
+        """Wait before retry number ``retry`` (1-based): the server's Retry-After, else exponential with jitter."""
+        retry_after = retry_after_seconds(getattr(failure, "response", None))
+        if retry_after is not None:
+            # Never shorter than asked (check() already refused waits over the cap).
+            return min(retry_after, self.max_retry_after_seconds) + random.uniform(0, 0.05)  # noqa: S311
+        delay = min(self.max_backoff_seconds, self.backoff_seconds * (2 ** (retry - 1)))
+        # "Equal jitter": never less than half the nominal delay, never more than it.
+        return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - not cryptographic
 
-        ``backoff`` sends the raised exception into the generator before asking for
-        the next wait, which is how a 429's ``Retry-After`` reaches us.
-        """
-        exc = yield 0.0
-        attempt = 0
-        while True:
-            delay = min(self.max_backoff_seconds, self.backoff_seconds * (2**attempt))
-            # "Equal jitter": never less than half the nominal delay, never more than it.
-            delay = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - not cryptographic
-            retry_after = retry_after_seconds(getattr(exc, "response", None))
-            if retry_after is not None:
-                delay = min(retry_after, self.max_retry_after_seconds) + random.uniform(0, 0.05)  # noqa: S311
-            attempt += 1
-            exc = yield delay
+    def worst_case_seconds(self) -> float:
+        """Upper bound of one request, every attempt and wait included (rate-limit pacing aside)."""
+        waits = max(self.max_backoff_seconds, self.max_retry_after_seconds)
+        return self.max_tries * self.timeout + (self.max_tries - 1) * waits
 
 
 def retry_after_seconds(response: requests.Response | None) -> float | None:
@@ -103,6 +138,9 @@ def retry_after_seconds(response: requests.Response | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# -- wording ------------------------------------------------------------------------------------------
+
+
 def describe_request(method: str, url: str) -> str:
     """``GET /path?query`` with credentials removed, for messages and logs."""
     parts = urlsplit(scrub_url(url))
@@ -110,20 +148,68 @@ def describe_request(method: str, url: str) -> str:
     return f"{method.upper()} {path}"
 
 
+def host_port(url: str | None) -> str:
+    """``host:port`` of a URL (credentials never included), or ``?`` when it has none."""
+    try:
+        parts = urlsplit(url or "")
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return "?"
+    return f"{parts.hostname}:{port}" if parts.hostname else "?"
+
+
+def _causes(exc: BaseException) -> t.Iterator[BaseException]:
+    """The exception, its causes and contexts, and urllib3's wrapped ``reason``s."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args):
+            if isinstance(linked, BaseException):
+                todo.append(linked)
+
+
+def describe_network_failure(exc: BaseException, url: str | None) -> str:
+    """What went wrong on the network, naming ``host:port``: refused, DNS, TLS, timed out, reset."""
+    where = host_port(url)
+    causes = list(_causes(exc))
+    if any(isinstance(c, AttemptDeadlineExceeded) for c in causes):
+        return str(next(c for c in causes if isinstance(c, AttemptDeadlineExceeded)))
+    # Before the timeouts: urllib3's NewConnectionError is (oddly) a ConnectTimeoutError.
+    if any(
+        isinstance(c, ConnectionRefusedError) or getattr(c, "errno", None) == errno.ECONNREFUSED for c in causes
+    ):
+        return f"connection refused by {where} (nothing listens there?)"
+    if any(isinstance(c, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for c in causes):
+        return f"cannot resolve the host of {where} (DNS lookup failed)"
+    if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError, urllib3.exceptions.SSLError)) for c in causes):
+        return f"TLS handshake with {where} failed"
+    if any(isinstance(c, (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)) for c in causes):
+        return f"timed out connecting to {where}"
+    if any(isinstance(c, (requests.exceptions.Timeout, socket.timeout, urllib3.exceptions.TimeoutError)) for c in causes):
+        return f"timed out waiting for {where} to answer"
+    if any(isinstance(c, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) for c in causes):
+        return f"response body cut short ({where})"
+    if any(isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes):
+        return f"connection to {where} was reset or closed before the answer"
+    return f"connection to {where} failed"
+
+
 def describe_failure(exc: BaseException) -> str:
-    """Short cause of a failed attempt: the HTTP status, or the kind of network error."""
+    """Short cause of a failed attempt: the HTTP status, or the kind of network error and where."""
     response = getattr(exc, "response", None)
     if isinstance(exc, RetriableAPIError) and response is not None:
         if response.status_code < HTTPStatus.BAD_REQUEST:
             # A 2xx is only retried when its body did not decode: "HTTP 200 OK" would mislead.
             return f"HTTP {response.status_code} with an undecodable JSON body (cut short?)"
         return f"HTTP {response.status_code} {response.reason or ''}".strip()
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "timed out"
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
-        return "response body cut short"
-    if isinstance(exc, (requests.exceptions.ConnectionError, ConnectionResetError)):
-        return "connection failed or was reset"
+    if isinstance(exc, (requests.exceptions.RequestException, OSError, urllib3.exceptions.HTTPError)):
+        request = getattr(exc, "request", None)
+        return describe_network_failure(exc, getattr(request, "url", None))
     return scrub(exc)
 
 
@@ -139,7 +225,8 @@ def decode_json(response: requests.Response) -> t.Any:
         try:
             payload = _json_decoder.decode(content)
         except msgspec.DecodeError as exc:
-            msg = f"undecodable JSON body ({len(content)} bytes) from {describe_request(response.request.method or 'GET', response.url)}"
+            method = response.request.method or "GET"
+            msg = f"undecodable JSON body ({len(content)} bytes) from {describe_request(method, response.url)}"
             raise RetriableAPIError(msg, response) from exc
     response._jobsync_json = payload  # type: ignore[attr-defined]
     return payload
@@ -148,69 +235,252 @@ def decode_json(response: requests.Response) -> t.Any:
 _MISSING = object()
 
 
-def check_response(
-    service: str,
-    response: requests.Response,
-    *,
-    auth_settings: t.Sequence[str],
-    limiter: RateLimiter | None = None,
-    expect_json: bool = True,
-) -> None:
-    """Classify a response: fine, retryable, an auth failure, or a rejection.
+# -- one attempt: deadline and size cap ----------------------------------------------------------------
 
-    Raises:
-        ServiceAuthError: 401/403, which retrying cannot fix.
-        RetriableAPIError: 429, 5xx, or a 2xx whose JSON body does not decode.
-        FatalAPIError: any other 4xx (wrapped in :class:`APIRejectedError` by the target).
+
+class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):  # noqa: N818 - reads as the event it is
+    """The whole answer did not arrive within ``request_timeout`` (a server trickling its body)."""
+
+
+class BoundedAdapter(requests.adapters.HTTPAdapter):
+    """An adapter giving each attempt one deadline (connect + whole body) and a body size cap.
+
+    requests' ``timeout`` bounds each socket read, so a body trickled one byte a second
+    never times out. Here the body is read in chunks, and before each read the socket's
+    timeout is set to what is left of the attempt's deadline. Assumption: headers arrive
+    promptly once the connection is up (their reads are bounded by ``timeout`` each).
     """
-    status = response.status_code
-    endpoint = describe_request(response.request.method or "GET", response.url)
-    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
-        raise ServiceAuthError(service, status, endpoint, auth_settings)
-    if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        if status == HTTPStatus.TOO_MANY_REQUESTS and limiter is not None:
-            limiter.penalize(retry_after_seconds(response) or 1.0)
-        raise RetriableAPIError(f"{service}: {endpoint} answered HTTP {status}", response)
-    if status >= HTTPStatus.BAD_REQUEST:
-        raise FatalAPIError(str(APIRejectedError(service, endpoint, status, response.text)))
-    if expect_json and response.content:
-        decode_json(response)
+
+    def __init__(self, service: str, max_response_bytes: int, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self.service = service
+        self.max_response_bytes = max_response_bytes
+
+    def send(  # type: ignore[override]
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,  # noqa: ARG002 - bodies are always read here, under the deadline
+        timeout: float | tuple[float | None, float | None] | None = None,
+        **kwargs: t.Any,
+    ) -> requests.Response:
+        seconds = _attempt_seconds(timeout)
+        deadline = time.monotonic() + seconds
+        response = super().send(request, stream=True, timeout=(seconds, seconds), **kwargs)
+        try:
+            response._content = self._read_body(response, request, deadline, seconds)  # noqa: SLF001
+        except BaseException:
+            response.close()
+            raise
+        return response
+
+    def _read_body(
+        self, response: requests.Response, request: requests.PreparedRequest, deadline: float, seconds: float
+    ) -> bytes:
+        raw = response.raw
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                msg = f"no complete answer from {host_port(request.url)} within request_timeout ({seconds:g}s)"
+                raise AttemptDeadlineExceeded(msg, request=request)
+            connection = getattr(raw, "connection", None)
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                sock.settimeout(remaining)
+            try:
+                chunk = raw.read1(_CHUNK, decode_content=True)
+            except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
+                if deadline - time.monotonic() <= 0.001:
+                    msg = f"no complete answer from {host_port(request.url)} within request_timeout ({seconds:g}s)"
+                    raise AttemptDeadlineExceeded(msg, request=request) from exc
+                raise requests.exceptions.ReadTimeout(exc, request=request) from exc
+            except urllib3.exceptions.ProtocolError as exc:
+                raise requests.exceptions.ChunkedEncodingError(exc, request=request) from exc
+            except urllib3.exceptions.DecodeError as exc:
+                raise requests.exceptions.ContentDecodingError(exc, request=request) from exc
+            except urllib3.exceptions.SSLError as exc:
+                raise requests.exceptions.SSLError(exc, request=request) from exc
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise ResponseTooLargeError(
+                    self.service, describe_request(request.method or "GET", request.url or ""), self.max_response_bytes
+                )
+            chunks.append(chunk)
 
 
-def rejected_from(service: str, response: requests.Response) -> APIRejectedError:
-    return APIRejectedError(
-        service, describe_request(response.request.method or "GET", response.url), response.status_code, response.text
-    )
+def _attempt_seconds(timeout: float | tuple[float | None, float | None] | None) -> float:
+    if isinstance(timeout, tuple):
+        values = [v for v in timeout if v is not None]
+        return float(max(values)) if values else HttpPolicy.timeout
+    return float(timeout) if timeout is not None else HttpPolicy.timeout
+
+
+def bounded_session(service: str, policy: HttpPolicy, base_url: str | None = None) -> requests.Session:
+    """A ``requests.Session`` whose every attempt follows ``policy``'s deadline and size cap."""
+    session = requests.Session()
+    adapter = BoundedAdapter(service, policy.max_response_bytes)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if base_url:
+        # requests re-reads the proxy variables on every send (~0.2 ms, most of a small request's
+        # client CPU); every request of a service goes to one host: read them once.
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        # trust_env=False also stops reading the CA bundle variables: keep honouring them.
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        session.trust_env = False
+    return session
+
+
+# -- one service: classification, retries, throttle ------------------------------------------------------
+
+
+@dataclass
+class RequestStats:
+    """Requests and retries of one caller (a stream, a sink), for run summaries."""
+
+    requests: int = 0
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+
+
+class ServiceHttp:
+    """The HTTP policy of one service in this process (see the module docstring)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        policy: HttpPolicy,
+        limiter: RateLimiter,
+        auth_settings: t.Sequence[str] = (),
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.limiter = limiter
+        self.auth_settings = tuple(auth_settings)
+        self.logger = logger or LOGGER
+
+    @classmethod
+    def for_service(
+        cls,
+        config: t.Mapping[str, t.Any],
+        *,
+        key: str,
+        name: str,
+        auth_settings: t.Sequence[str],
+        default_requests_per_minute: float | None,
+        logger: logging.Logger | None = None,
+    ) -> ServiceHttp:
+        """The policy, shared limiter and wording the config asks for, for service ``key``."""
+        limit = config.get(f"{key}_requests_per_minute", default_requests_per_minute)
+        return cls(
+            name,
+            policy=HttpPolicy.from_config(config),
+            limiter=get_rate_limiter(key, limit),
+            auth_settings=auth_settings,
+            logger=logger,
+        )
+
+    def session(self, base_url: str | None = None) -> requests.Session:
+        return bounded_session(self.name, self.policy, base_url)
+
+    def check(self, response: requests.Response, *, expect_json: bool = True) -> None:
+        """Classify an answer: fine, retryable, an auth failure, a rejection, or a wait over the cap.
+
+        Raises:
+            ServiceAuthError: 401/403, which retrying cannot fix.
+            RetryAfterTooLongError: a 429/5xx asking to wait longer than ``retry_max_retry_after_seconds``.
+            RetriableAPIError: 429, 5xx, or a 2xx whose JSON body does not decode.
+            APIRejectedError: any other 4xx.
+        """
+        status = response.status_code
+        endpoint = describe_request(response.request.method or "GET", response.url)
+        if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+            raise ServiceAuthError(self.name, status, endpoint, self.auth_settings, response.text)
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            wait = retry_after_seconds(response)
+            if wait is not None and wait > self.policy.max_retry_after_seconds:
+                raise RetryAfterTooLongError(self.name, endpoint, status, wait, self.policy.max_retry_after_seconds)
+            if status == HTTPStatus.TOO_MANY_REQUESTS or wait:
+                # The whole service waits, not only this request (see ratelimit.py).
+                self.limiter.penalize(wait if wait is not None else 1.0)
+            raise RetriableAPIError(f"{self.name}: {endpoint} answered HTTP {status}", response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise APIRejectedError(self.name, endpoint, status, response.text)
+        if expect_json and response.content:
+            decode_json(response)
+
+    def send(
+        self,
+        attempt: t.Callable[[], requests.Response],
+        *,
+        endpoint: str,
+        before_retry: t.Callable[[BaseException], None] | None = None,
+        stats: RequestStats | None = None,
+    ) -> requests.Response:
+        """Run ``attempt`` (one paced HTTP exchange) until it succeeds or the policy gives up.
+
+        ``before_retry`` runs before every retry with the failure that caused it: a caller
+        whose request is not idempotent checks there whether the failed attempt took effect,
+        and raises to stop.
+
+        Raises:
+            RetriesExhaustedError: when retryable failures outlast ``retry_max_tries``.
+            StopRequested: on a stop signal, before an attempt or during a wait.
+        """
+        tries = 0
+        failure: BaseException | None = None
+        while True:
+            stopping.check()
+            if failure is not None and before_retry is not None:
+                before_retry(failure)
+            self.limiter.acquire()
+            tries += 1
+            if stats is not None:
+                stats.add(requests=1)
+            try:
+                return attempt()
+            except RETRYABLE_EXCEPTIONS as exc:
+                failure = exc
+                if tries >= self.policy.max_tries:
+                    raise RetriesExhaustedError(self.name, endpoint, tries, describe_failure(exc)) from None
+            wait = self.policy.wait_seconds(tries, failure)
+            if stats is not None:
+                stats.add(retries=1)
+            self.logger.warning(
+                "%s: %s failed (%s); retry %d in %.2fs", self.name, endpoint, describe_failure(failure), tries, wait
+            )
+            stopping.sleep(wait)
 
 
 class ServiceClient:
-    """Retrying, rate-limited HTTP client for one service (used by the target's sinks).
+    """Retrying, rate-limited HTTP client for one service (the target's sinks, PCRecruiter's login).
 
     Thread-safe: each worker thread gets its own ``requests.Session``.
     """
 
     def __init__(
         self,
-        service: str,
+        http: ServiceHttp,
         base_url: str,
         *,
-        auth_settings: t.Sequence[str],
-        policy: RetryPolicy,
-        limiter: RateLimiter,
         headers: t.Mapping[str, str] | None = None,
         auth: t.Any = None,
-        timeout: float = 60.0,
-        logger: logging.Logger | None = None,
     ) -> None:
-        self.service = service
+        self.http = http
+        self.service = http.name
         self.base_url = base_url.rstrip("/") + "/"
-        self.auth_settings = tuple(auth_settings)
-        self.policy = policy
-        self.limiter = limiter
         self.headers = dict(headers or {})
         self.auth = auth
-        self.timeout = timeout
-        self.logger = logger or LOGGER
         self._local = threading.local()
         self._counts_lock = threading.Lock()
         self.calls: dict[str, int] = {}
@@ -224,36 +494,42 @@ class ServiceClient:
         name: str,
         base_url: str,
         auth_settings: t.Sequence[str],
-        requests_per_minute: float | None,
+        default_requests_per_minute: float | None,
+        headers: t.Mapping[str, str] | None = None,
+        auth: t.Any = None,
+        logger: logging.Logger | None = None,
         **kwargs: t.Any,
     ) -> t.Self:
-        """A client with the retry policy, shared limiter and timeout the config asks for."""
-        return cls(
-            name,
-            base_url,
+        """A client for service ``key`` with the policy, shared limiter and timeout the config asks for."""
+        http = ServiceHttp.for_service(
+            config,
+            key=key,
+            name=name,
             auth_settings=auth_settings,
-            policy=RetryPolicy.from_config(config),
-            limiter=get_rate_limiter(key, requests_per_minute),
-            timeout=float(config.get("request_timeout") or 60),
-            **kwargs,
+            default_requests_per_minute=default_requests_per_minute,
+            logger=logger,
         )
+        return cls(http, base_url, headers=headers, auth=auth, **kwargs)
+
+    @property
+    def policy(self) -> HttpPolicy:
+        return self.http.policy
+
+    @property
+    def timeout(self) -> float:
+        return self.http.policy.timeout
 
     @property
     def session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = self.http.session(self.base_url)
             session.headers.update(self.headers)
             session.auth = self.auth
         return session
 
     def url(self, path: str) -> str:
         return urljoin(self.base_url, path.lstrip("/"))
-
-    @property
-    def last_failure(self) -> BaseException | None:
-        """Why this thread's current request is being retried (None on its first attempt)."""
-        return getattr(self._local, "last_failure", None)
 
     @property
     def total_calls(self) -> int:
@@ -266,14 +542,14 @@ class ServiceClient:
         *,
         ok_statuses: t.Collection[int] = (),
         expect_json: bool = True,
-        on_attempt: t.Callable[[], None] | None = None,
+        before_retry: t.Callable[[BaseException], None] | None = None,
+        stats: RequestStats | None = None,
         **kwargs: t.Any,
     ) -> requests.Response:
-        """Send one request with retries; return the response.
+        """Send one request with the service's policy; return the response.
 
-        Statuses in ``ok_statuses`` (for example 404 on a lookup) are returned to
-        the caller instead of raising. ``on_attempt`` is called once per attempt
-        (sinks count their own API calls with it).
+        Statuses in ``ok_statuses`` (for example 404 on a lookup) are returned to the
+        caller instead of raising.
 
         Raises:
             ServiceAuthError: on 401/403.
@@ -281,54 +557,14 @@ class ServiceClient:
             RetriesExhaustedError: when retryable failures outlast the policy.
         """
         url = self.url(path)
-        endpoint = describe_request(method, url)
-        attempts = 0
-        self._local.last_failure = None
+        call = f"{method.upper()} {urlsplit(url).path}"
 
         def attempt() -> requests.Response:
-            nonlocal attempts
-            attempts += 1
-            self.limiter.acquire()
             with self._counts_lock:
-                key = f"{method.upper()} {urlsplit(url).path}"
-                self.calls[key] = self.calls.get(key, 0) + 1
-            if on_attempt is not None:
-                on_attempt()
+                self.calls[call] = self.calls.get(call, 0) + 1
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-            if response.status_code in ok_statuses:
-                return response
-            try:
-                check_response(
-                    self.service,
-                    response,
-                    auth_settings=self.auth_settings,
-                    limiter=self.limiter,
-                    expect_json=expect_json,
-                )
-            except FatalAPIError:
-                raise rejected_from(self.service, response) from None
+            if response.status_code not in ok_statuses:
+                self.http.check(response, expect_json=expect_json)
             return response
 
-        def on_backoff(details: t.Mapping[str, t.Any]) -> None:
-            self._local.last_failure = details["exception"]
-            self.logger.warning(
-                "%s: %s failed (%s); retry %d in %.2fs",
-                self.service,
-                endpoint,
-                describe_failure(details["exception"]),
-                details["tries"],
-                details["wait"],
-            )
-
-        retrying = backoff.on_exception(
-            self.policy.wait_generator,
-            RETRYABLE_EXCEPTIONS,
-            max_tries=self.policy.max_tries,
-            jitter=None,
-            on_backoff=on_backoff,
-            logger=None,
-        )(attempt)
-        try:
-            return retrying()
-        except RETRYABLE_EXCEPTIONS as exc:
-            raise RetriesExhaustedError(self.service, endpoint, attempts, describe_failure(exc)) from None
+        return self.http.send(attempt, endpoint=describe_request(method, url), before_retry=before_retry, stats=stats)

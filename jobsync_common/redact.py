@@ -67,11 +67,18 @@ def scrub(text: t.Any) -> str:
 
 
 def scrub_url(url: str) -> str:
-    """Drop credential query parameters from a URL and scrub what is left."""
+    """Drop credentials from a URL (``user:password@``, credential query parameters) and scrub the rest.
+
+    The result still parses as a URL: the user info is dropped, not replaced by a marker
+    (``user:[REDACTED]@`` would read as an IPv6 host).
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return scrub(url)
+    if "@" in parts.netloc:
+        register_secret(parts.password)
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
     if parts.query:
         pairs = [
             (k, REDACTED if k.lower() in SENSITIVE_PARAM_NAMES else v)

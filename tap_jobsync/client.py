@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import os
 import threading
+import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
@@ -34,16 +34,9 @@ from singer_sdk.helpers._typing import conform_record_data_types, is_datetime_ty
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from jobsync_common.errors import RetriesExhaustedError
-from jobsync_common.http import (
-    RETRYABLE_EXCEPTIONS,
-    RetryPolicy,
-    check_response,
-    decode_json,
-    describe_failure,
-    describe_request,
-)
-from jobsync_common.ratelimit import RateLimiter, get_rate_limiter
+from jobsync_common.errors import JobSyncError, excerpt
+from jobsync_common.http import RequestStats, ServiceHttp, decode_json, describe_request
+from jobsync_common.paging import PageGuard, SeenKeys
 from jobsync_common.redact import scrub
 from jobsync_common.settings import check_base_url
 from tap_jobsync.messages import RecordPlan
@@ -64,6 +57,31 @@ def parse_timestamp(value: t.Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+class WrongShapeError(JobSyncError):
+    """An answer is not the documented shape (a list where an object is documented, ...)."""
+
+
+class MissingPrimaryKeyError(JobSyncError):
+    """A record arrived without its primary key: it could not be deduplicated downstream."""
+
+
+class GuardedPaginator:
+    """Mixin of the tap's paginators: each page passes the stream's :class:`PageGuard` before paging on."""
+
+    guard: PageGuard | None = None
+    records_in: t.Callable[[requests.Response], list[t.Any]] | None = None
+
+    def pages_allowed(self, response: requests.Response) -> int | None:  # noqa: ARG002, PLR6301
+        """Pages the server's reported total allows (None: it reports none)."""
+        return None
+
+    def advance(self, response: requests.Response) -> None:
+        if self.guard is not None:
+            records = self.records_in(response) if self.records_in is not None else []
+            self.guard.check(response.content, records, pages_allowed=self.pages_allowed(response))
+        super().advance(response)  # type: ignore[misc]
+
+
 class JobSyncStream(RESTStream):
     """Base of every tap-jobsync stream (see module docstring)."""
 
@@ -80,15 +98,30 @@ class JobSyncStream(RESTStream):
 
     _thread_local = threading.local()
 
-    # -- HTTP plumbing ------------------------------------------------------------------
+    # -- HTTP plumbing: the shared policy (jobsync_common.http) ----------------------------------
     @property
     def url_base(self) -> str:
         return check_base_url(self.config, f"{self.service_key}_base_url")
 
+    @cached_property
+    def http(self) -> ServiceHttp:
+        return ServiceHttp.for_service(
+            self.config,
+            key=self.service_key,
+            name=self.service_name,
+            auth_settings=self.auth_settings,
+            default_requests_per_minute=self.default_requests_per_minute,
+            logger=self.logger,
+        )
+
+    @cached_property
+    def request_stats(self) -> RequestStats:
+        return RequestStats()
+
     @property
     def timeout(self) -> float:  # type: ignore[override]
-        # A float: `request_timeout` is a number, and int(0.5) would be 0 (requests refuses it).
-        return float(self.config.get("request_timeout") or 60)
+        # Seconds for a whole attempt (the adapter enforces it on the body too); a float, never int(0.5) == 0.
+        return self.http.policy.timeout
 
     @property
     def requests_session(self) -> requests.Session:
@@ -96,81 +129,126 @@ class JobSyncStream(RESTStream):
         sessions = self._thread_local.__dict__.setdefault("sessions", {})
         session = sessions.get(id(self))
         if session is None:
-            session = sessions[id(self)] = requests.Session()
-            # requests re-reads the proxy variables on every send (~0.2 ms, most of a child
-            # request's client CPU); every request of a stream goes to one host: read them once.
-            session.proxies.update(requests.utils.get_environ_proxies(self.url_base))
-            # trust_env=False also stops reading the CA bundle variables: keep honouring them.
-            session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            session.trust_env = False
+            session = sessions[id(self)] = self.http.session(self.url_base)
         return session
 
-    @cached_property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy.from_config(self.config)
-
-    @cached_property
-    def rate_limiter(self) -> RateLimiter:
-        setting = f"{self.service_key}_requests_per_minute"
-        limit = self.config.get(setting, self.default_requests_per_minute)
-        return get_rate_limiter(self.service_key, limit)
-
-    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
-        return self.retry_policy.wait_generator()
-
-    def backoff_max_tries(self) -> int:
-        return self.retry_policy.max_tries
-
-    def backoff_jitter(self, value: float) -> float:  # noqa: PLR6301
-        return value  # the wait generator already jitters (and must not shorten Retry-After)
-
-    def backoff_handler(self, details: t.Mapping[str, t.Any]) -> None:
-        request = details["args"][0] if details.get("args") else None
-        endpoint = describe_request(request.method, request.url) if request is not None else self.path
-        self.logger.warning(
-            "%s: %s failed (%s); retry %d in %.2fs",
-            self.service_name,
-            endpoint,
-            describe_failure(details["exception"]),
-            details["tries"],
-            details["wait"],
-        )
-
     def request_decorator(self, func: t.Callable) -> t.Callable:
-        limiter = self.rate_limiter
-
-        def paced(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            limiter.acquire()
-            return func(prepared_request, context)
-
-        retrying = super().request_decorator(paced)
+        """The shared retry loop around the SDK's request (pacing, Retry-After, bounded tries, stop signals)."""
 
         def call(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
-            try:
-                return retrying(prepared_request, context)
-            except RETRYABLE_EXCEPTIONS as exc:
-                endpoint = describe_request(prepared_request.method or "GET", prepared_request.url or "")
-                raise RetriesExhaustedError(
-                    self.service_name, endpoint, self.backoff_max_tries(), describe_failure(exc)
-                ) from None
+            endpoint = describe_request(prepared_request.method or "GET", prepared_request.url or "")
+            self._mark_activity()
+            return self.http.send(lambda: func(prepared_request, context), endpoint=endpoint, stats=self.request_stats)
 
         return call
 
     def validate_response(self, response: requests.Response) -> None:
-        check_response(self.service_name, response, auth_settings=self.auth_settings, limiter=self.rate_limiter)
+        self.http.check(response)
 
     def response_error_message(self, response: requests.Response) -> str:
         return scrub(super().response_error_message(response))
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def records_in(self, response: requests.Response) -> list[t.Any]:
+        """The records of one answer, checked against the documented shape (no side effects)."""
         payload = decode_json(response)
         if self.records_key is not None:
-            payload = (payload or {}).get(self.records_key) if isinstance(payload, dict) else None
+            if payload is None:
+                return []
+            if not isinstance(payload, dict):
+                self._wrong_shape(response, f"an object with `{self.records_key}`", payload)
+            payload = payload.get(self.records_key)
         if payload is None:
             return []
         if isinstance(payload, dict):
             return [payload]
+        if not isinstance(payload, list) or not all(isinstance(item, dict) for item in payload):
+            what = f"`{self.records_key}` as a list of objects" if self.records_key else "a list of objects"
+            self._wrong_shape(response, what, payload)
         return payload
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        return self.records_in(response)
+
+    def _wrong_shape(self, response: requests.Response, documented: str, payload: t.Any) -> t.NoReturn:
+        kind = type(payload).__name__.replace("dict", "object").replace("list", "list").replace("str", "string")
+        endpoint = describe_request(response.request.method or "GET", response.url)
+        msg = (
+            f"{self.service_name}: {endpoint} answered a JSON {kind} where {documented} is documented: "
+            f"{excerpt(response.text, 160)}"
+        )
+        raise WrongShapeError(msg)
+
+    # -- paging guard: every paginator of the tap checks each page -----------------------------------
+    def guard_paginator(self, paginator: t.Any) -> t.Any:
+        """Attach a :class:`PageGuard` to a paginator of one listing pass (see GuardedPaginator)."""
+        if paginator is None:
+            return None
+        keys = tuple(self.primary_keys or ())
+        key = (lambda record: tuple(record.get(k) for k in keys)) if keys else None
+        paginator.guard = PageGuard(self.service_name, self.path or self.name, key)
+        paginator.records_in = self.records_in
+        return paginator
+
+    # -- run summary -------------------------------------------------------------------------------
+    #: Set once the stream (and its children) finished syncing (a stop signal names the others).
+    finished = False
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        super().finalize_state_progress_markers(state)
+        if self.parent_stream_type is None:
+            # singer-sdk calls this after a top-level stream's sync, its children included.
+            for stream in (self, *self.child_streams):
+                stream.__dict__["finished"] = True
+
+    def _mark_activity(self) -> None:
+        now = time.monotonic()
+        self.__dict__.setdefault("_first_activity", now)
+        self.__dict__["_last_activity"] = now
+
+    def log_sync_costs(self) -> None:
+        """One summary line per stream at the end of the run (singer-sdk calls this for every stream)."""
+        if not (self.selected or self.has_selected_descendents):
+            return
+        seconds = self.__dict__.get("_last_activity", 0.0) - self.__dict__.get("_first_activity", 0.0)
+        stats = self.request_stats
+        duplicates = self.__dict__.get("_duplicate_keys", 0)
+        self.logger.info(
+            "Summary %s: %d records, %d requests, %d retries, %.1fs%s",
+            self.name,
+            self.__dict__.get("_records_emitted", 0),
+            stats.requests,
+            stats.retries,
+            seconds,
+            f", {duplicates} duplicate primary keys" if duplicates else "",
+        )
+        if duplicates:
+            self.logger.warning(
+                "%s: %s emitted %d records whose primary key (%s) it had already emitted in this run "
+                "(the API listed them twice); a loader merging on the key keeps one.",
+                self.service_name,
+                self.name,
+                duplicates,
+                ", ".join(self.primary_keys or ()),
+            )
+
+    def check_record(self, record: dict) -> None:
+        """A record must carry its primary key; a key seen before in this run is counted."""
+        keys = self.primary_keys
+        if not keys:
+            return
+        values = tuple(record.get(k) for k in keys)
+        if any(v is None or v == "" for v in values):
+            missing = ", ".join(k for k, v in zip(keys, values) if v is None or v == "")
+            msg = (
+                f"{self.service_name}: stream {self.name} ({self.path}): a record has no primary key "
+                f"`{missing}`: {excerpt(record, 160)}"
+            )
+            raise MissingPrimaryKeyError(msg)
+        seen = self.__dict__.get("_seen_keys")
+        if seen is None:
+            seen = self.__dict__["_seen_keys"] = SeenKeys()
+        if seen.add(values):
+            self.__dict__["_duplicate_keys"] = self.__dict__.get("_duplicate_keys", 0) + 1
 
     # -- records to messages ----------------------------------------------------------------------
     def _write_schema_message(self) -> None:
@@ -184,6 +262,9 @@ class JobSyncStream(RESTStream):
     def _generate_record_messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
         """singer-sdk 0.54's ``Stream._generate_record_messages``, with its per-record helpers
         planned once per stream (see ``tap_jobsync/messages.py``); re-check on an SDK upgrade."""
+        self.check_record(record)
+        self.__dict__["_records_emitted"] = self.__dict__.get("_records_emitted", 0) + 1
+        self._mark_activity()
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
             yield from super()._generate_record_messages(record)
             return

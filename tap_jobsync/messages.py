@@ -40,10 +40,15 @@ class JobSyncMessageWriter(MsgSpecWriter):
     STATE never reaches the target before the records it covers.
     """
 
+    #: The last STATE written (re-emitted when a stop signal ends the run).
+    last_state: Message | None = None
+
     def write_message(self, message: Message) -> None:
         sys.stdout.buffer.write(self.format_message(message))
         if message.type != SingerMessageType.RECORD:
             sys.stdout.flush()
+            if message.type == SingerMessageType.STATE:
+                self.last_state = message
 
 
 # Types the SDK's conformance returns unchanged (a boolean-only property turns an int or str into a bool).

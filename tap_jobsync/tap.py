@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 import typing as t
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 
-from jobsync_common.cli import run_plugin_cli
+from jobsync_common import stopping
+from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from tap_jobsync.client import parse_timestamp
@@ -42,6 +44,28 @@ class TapJobSync(Tap):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         register_config_secrets(self.config, (s for service in SERVICES for s in service.secret_settings))
+        register_run(self)
+
+    # -- stop signals ---------------------------------------------------------------------------
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        # singer-sdk's handler prints the in-memory state and exits 0; a stopped tap must do neither.
+        stopping.handle_signal(signum, interrupt_anywhere=True)
+
+    def on_stopped(self, stop: stopping.StopRequested) -> str:  # noqa: ARG002
+        """Emit the last good STATE again (records after it are only flushed); name the unfinished streams."""
+        writer = self.message_writer
+        last_state = getattr(writer, "last_state", None)
+        if last_state is not None:
+            writer.write_message(last_state)
+        sys.stdout.flush()
+        wanted = [s for s in self.streams.values() if (s.selected or s.has_selected_descendents)]
+        unfinished = [s.name for s in wanted if not getattr(s, "finished", False)]
+        finished = len(wanted) - len(unfinished)
+        resume = "resume from the last STATE" if last_state is not None else "no STATE was emitted: run again in full"
+        return (
+            f"{finished} of {len(wanted)} streams finished; not finished: {', '.join(unfinished) or 'none'}; "
+            f"{resume}."
+        )
 
     def configured_services(self) -> list[TapService]:
         configured = [service for service in SERVICES if service.is_configured(self.config)]

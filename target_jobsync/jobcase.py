@@ -198,7 +198,7 @@ def make_client(config: t.Mapping[str, t.Any]) -> JobcaseClient:
         name=jc.NAME,
         base_url=check_base_url(config, jc.BASE_URL_SETTING),
         auth_settings=jc.AUTH_SETTINGS,
-        requests_per_minute=config.get(jc.REQUESTS_PER_MINUTE_SETTING, jc.DOCUMENTED_REQUESTS_PER_MINUTE),
+        default_requests_per_minute=jc.DOCUMENTED_REQUESTS_PER_MINUTE,
         headers={jc.API_KEY_HEADER: str(config[jc.API_KEY_SETTING])},
         partner_id=config.get(jc.PARTNER_ID_SETTING),
     )
@@ -506,7 +506,7 @@ class JobcaseCampaignsSink(JobcaseSink):
                 raise _AlreadyApplied(current)
 
         try:
-            return self.call("PUT", path, body, on_attempt=self.verify_before_retry(stop_if_applied))
+            return self.call("PUT", path, body, before_retry=self.verify_before_retry(stop_if_applied))
         except _AlreadyApplied as applied:
             self.logger.info("Campaign %s: an earlier attempt already added the budget; not sent again.", existing["id"])
             return applied.campaign

@@ -13,7 +13,6 @@ from __future__ import annotations
 import collections
 import json
 import threading
-import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -23,7 +22,9 @@ import jsonschema
 import requests.exceptions
 from singer_sdk import BatchSink
 
+from jobsync_common import stopping
 from jobsync_common.errors import APIRejectedError, JobSyncError
+from jobsync_common.http import RequestStats
 from jobsync_common.redact import scrub
 
 if t.TYPE_CHECKING:
@@ -69,6 +70,10 @@ class JobSyncSink(BatchSink):
         self.jobsync_target = target
         super().__init__(target, *args, **kwargs)
         self.outcomes: collections.Counter[str] = collections.Counter()
+        self.request_stats = RequestStats()
+        #: Records this sink took in, and records whose write (or rejection) finished.
+        self.received = 0
+        self.done = 0
         self._outcomes_lock = threading.Lock()
         self.input_schema = load_input_schema(self.sink_name)
         self._input_validator = jsonschema.Draft7Validator(self.input_schema)
@@ -98,6 +103,7 @@ class JobSyncSink(BatchSink):
         """Send timestamps to the APIs exactly as received (no datetime objects in payloads)."""
 
     def process_record(self, record: dict, context: dict) -> None:
+        self.received += 1
         errors = sorted(self._input_validator.iter_errors(record), key=lambda e: list(e.absolute_path))
         if errors:
             details = "; ".join(
@@ -118,45 +124,36 @@ class JobSyncSink(BatchSink):
         return self.jobsync_target.service_client(self.service_key)
 
     def request(
-        self, method: str, path: str, *, on_attempt: t.Callable[[], None] | None = None, **kwargs: t.Any
+        self,
+        method: str,
+        path: str,
+        *,
+        before_retry: t.Callable[[BaseException], None] | None = None,
+        **kwargs: t.Any,
     ) -> t.Any:
         """Call the destination through the shared client, counting this sink's API calls.
 
-        ``on_attempt`` (optional) runs before every attempt, after the count: a sink can
-        check there whether an earlier attempt of a non-idempotent call already took
-        effect, and raise to stop the retry.
+        ``before_retry`` (optional) runs before every retry with the failure: a sink checks
+        there whether the failed attempt of a non-idempotent call took effect, and raises
+        to stop the retry.
         """
+        return self.client.request(method, path, before_retry=before_retry, stats=self.request_stats, **kwargs)
 
-        def attempt() -> None:
-            self._count_call()
-            if on_attempt is not None:
-                on_attempt()
-
-        return self.client.request(method, path, on_attempt=attempt, **kwargs)
-
-    def verify_before_retry(self, already_applied: t.Callable[[], None]) -> t.Callable[[], None]:
-        """``on_attempt`` for a call that is not idempotent (a submit that always creates, an addBudget).
+    def verify_before_retry(self, already_applied: t.Callable[[], None]) -> t.Callable[[BaseException], None]:
+        """``before_retry`` for a call that is not idempotent (a submit that always creates, an addBudget).
 
         Before every retry, ``already_applied`` looks at the destination and raises when an
         earlier attempt took effect though its answer was lost (reset, body cut short). An
         attempt that timed out may still be applied after we gave up, so the destination
         first gets one more ``request_timeout`` to apply it.
         """
-        attempts = 0
 
-        def before_attempt() -> None:
-            nonlocal attempts
-            attempts += 1
-            if attempts == 1:
-                return
-            if isinstance(self.client.last_failure, requests.exceptions.Timeout):
-                time.sleep(self.client.timeout)
+        def before_retry(failure: BaseException) -> None:
+            if isinstance(failure, requests.exceptions.Timeout):
+                stopping.sleep(self.client.timeout)
             already_applied()
 
-        return before_attempt
-
-    def _count_call(self) -> None:
-        self.tally("api_calls")
+        return before_retry
 
     @property
     def dry_run(self) -> bool:
@@ -184,6 +181,7 @@ class JobSyncSink(BatchSink):
 
     def _write_group(self, records: list[dict]) -> None:
         for record in records:
+            stopping.check()  # after a stop signal no new write starts
             self.write_one(record)
 
     def write_one(self, record: dict) -> None:
@@ -196,6 +194,7 @@ class JobSyncSink(BatchSink):
             self.reject(record, exc.text, exc.status, endpoint=exc.endpoint)
             return
         self.tally(outcome)
+        self.finished()
 
     def write_record(self, record: dict) -> str:
         """Write one record to the destination; return one of the outcome constants."""
@@ -205,9 +204,15 @@ class JobSyncSink(BatchSink):
         with self._outcomes_lock:
             self.outcomes[outcome] += count
 
+    def finished(self, count: int = 1) -> None:
+        """Count records whose write (or rejection) is over: what a stop signal reports as written."""
+        with self._outcomes_lock:
+            self.done += count
+
     def reject(self, record: dict, reason: str, status: int | None = None, *, endpoint: str | None = None) -> None:
         """Dead-letter the record with its reason, or fail the run naming it."""
         self.tally(REJECTED)
+        self.finished()
         self.jobsync_target.dead_letter(
             stream=self.stream_name,
             sink=self.sink_name,
@@ -223,4 +228,4 @@ class JobSyncSink(BatchSink):
         return ", ".join(f"{f}={record[f]!r}" for f in fields) or "(no key fields)"
 
     def summary(self) -> dict[str, t.Any]:
-        return {outcome: self.outcomes.get(outcome, 0) for outcome in (*OUTCOMES, "api_calls")}
+        return {**{outcome: self.outcomes.get(outcome, 0) for outcome in OUTCOMES}, "api_calls": self.request_stats.requests}

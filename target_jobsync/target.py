@@ -16,7 +16,8 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
-from jobsync_common.cli import run_plugin_cli
+from jobsync_common import stopping
+from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError
 from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
@@ -61,7 +62,8 @@ class NumberedSingerReader(SingerReader):
     def process_lines(self, file_input: t.Any, callbacks: t.Any) -> t.Any:
         self.line_number = 0
         try:
-            return super().process_lines(file_input, callbacks)
+            lines = _interruptible_lines(file_input or self.default_input)
+            return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
         except (InvalidInputLine, RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
             msg = f"input line {self.line_number}: {' '.join(str(exc).split())[:500]}"
             if isinstance(exc, RecordsWithoutSchemaException):
@@ -77,6 +79,9 @@ class NumberedSingerReader(SingerReader):
         except json.JSONDecodeError as exc:
             msg = f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {line.strip()[:200]}"
             raise InvalidInputLine(msg) from None
+        except RecursionError:
+            msg = f"JSON nested too deeply to process: {line.strip()[:80]}"
+            raise InvalidInputLine(msg) from None
         if not isinstance(message, dict):
             msg = f'not a Singer message (a JSON object with a "type"): {line.strip()[:200]}'
             raise InvalidInputLine(msg)
@@ -85,6 +90,17 @@ class NumberedSingerReader(SingerReader):
     def _process_unknown_message(self, message_dict: dict) -> None:
         msg = f"unknown Singer message type {message_dict.get('type')!r}"
         raise InvalidInputLine(msg)
+
+
+def _interruptible_lines(file_input: t.Iterable[str]) -> t.Iterator[str]:
+    """The input's lines; a stop signal while waiting for the next one ends the run at once."""
+    lines = iter(file_input)
+    while True:
+        with stopping.interruptible():
+            line = next(lines, None)
+        if line is None:
+            return
+        yield line
 
 
 class TargetJobSync(Target):
@@ -137,8 +153,11 @@ class TargetJobSync(Target):
         self._clients_lock = threading.Lock()
         self._dead_letter_lock = threading.Lock()
         self._summaries: dict[str, dict[str, t.Any]] = {}
+        #: What the last printed STATE confirmed: (input line, records received, records done).
+        self._confirmed: tuple[int, int, int] = (0, 0, 0)
         super().__init__(*args, **kwargs)
         register_config_secrets(self.config, (s for d in DESTINATIONS for s in d.secret_settings))
+        register_run(self)
 
     # -- routing ---------------------------------------------------------------------------
     def sink_name_for(self, stream_name: str) -> str:
@@ -183,8 +202,43 @@ class TargetJobSync(Target):
         # Never an empty state (it would wipe Meltano's stored state), never the same one twice.
         if not state or state == getattr(self, "_last_written_state", None):
             return
+        stopping.check()  # a stop during the drain: what it covers may not all be written
         self._last_written_state = state
         super()._write_state_message(state)
+        self._confirmed = (getattr(self.message_reader, "line_number", 0), *self._record_counts())
+
+    # -- stop signals -------------------------------------------------------------------------
+    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+        # singer-sdk's handler drains and prints the latest STATE, then exits 0: that would confirm
+        # records of an interrupted batch. Here a write on the wire finishes, nothing new starts.
+        stopping.handle_signal(signum, interrupt_anywhere=False)
+
+    def _record_counts(self) -> tuple[int, int]:
+        """(records received by the sinks, records whose write finished) so far."""
+        received = done = 0
+        for sink in self._all_sinks():
+            received += getattr(sink, "received", 0)
+            done += getattr(sink, "done", 0)
+        return received, done
+
+    def _all_sinks(self) -> list[Sink]:
+        return [*self._sinks_active.values(), *self._sinks_to_clear]
+
+    def on_stopped(self, stop: stopping.StopRequested) -> str:  # noqa: ARG002
+        """Nothing more is written or confirmed; the summary says what each sink did."""
+        self.report_summary()
+        line, confirmed_received, confirmed_done = self._confirmed
+        received, done = self._record_counts()
+        covered = (
+            f"the last STATE printed confirms input up to line {line} ({confirmed_done} records)"
+            if getattr(self, "_last_written_state", None)
+            else "no STATE was printed"
+        )
+        pending = received - confirmed_received
+        return (
+            f"{covered}; {pending} records received after it are not confirmed ({done - confirmed_done} of them "
+            "were written). Re-run from the last confirmed STATE: the writes are idempotent."
+        )
 
     def dead_letter(
         self,

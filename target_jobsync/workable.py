@@ -391,7 +391,7 @@ def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
         name=workable.NAME,
         base_url=workable.base_url(config),
         auth_settings=workable.AUTH_SETTINGS,
-        requests_per_minute=workable.requests_per_minute(config),
+        default_requests_per_minute=workable.DEFAULT_REQUESTS_PER_MINUTE,
         headers={"Accept": "application/json"},
         auth=workable.authenticator(config),
         logger=LOGGER,

@@ -42,14 +42,14 @@ def settings() -> list[th.Property]:
         *zr.setting_properties(),
         th.Property(
             "ziprecruiter_batch_threshold",
-            th.IntegerType,
+            th.IntegerType(minimum=0),
             default=500,
             description="A drain of ziprecruiter_subscribers with at least this many records is uploaded as "
             "batch CSV files instead of one request per record (0: always single requests).",
         ),
         th.Property(
             "ziprecruiter_batch_chunk_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=100_000),
             default=1000,
             description="Records per uploaded batch file.",
         ),
@@ -62,13 +62,13 @@ def settings() -> list[th.Property]:
         ),
         th.Property(
             "ziprecruiter_batch_poll_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=30,
             description="Seconds between polls of a pending batch.",
         ),
         th.Property(
             "ziprecruiter_batch_wait_timeout_seconds",
-            th.NumberType,
+            th.NumberType(minimum=0),
             default=4 * 3600,
             description="Fail the run when a waited-for batch is still pending after this long.",
         ),
@@ -82,7 +82,7 @@ def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
         name=zr.SERVICE_NAME,
         base_url=check_base_url(config, zr.BASE_URL_SETTING),
         auth_settings=zr.AUTH_SETTINGS,
-        requests_per_minute=config.get(zr.REQUESTS_PER_MINUTE_SETTING, zr.DEFAULT_REQUESTS_PER_MINUTE),
+        default_requests_per_minute=zr.DEFAULT_REQUESTS_PER_MINUTE,
         auth=zr.basic_auth(config[zr.API_KEY_SETTING]),
     )
 
@@ -141,7 +141,7 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
 
     @property
     def chunk_size(self) -> int:
-        return max(1, int(self.config.get("ziprecruiter_batch_chunk_size") or 1000))
+        return int(self.config.get("ziprecruiter_batch_chunk_size") or 1000)
 
     @staticmethod
     def csv_content(rows: t.Iterable[t.Sequence[str | None]]) -> bytes:
@@ -160,9 +160,10 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
         queued = []
         for start in range(0, len(rows), self.chunk_size):
             chunk = rows[start : start + self.chunk_size]
-            self.tally("batched", len(chunk))
             if self.dry_run:
                 self.logger.info("Dry run: would upload a %s batch of %d records", kind, len(chunk))
+                self.tally("batched", len(chunk))
+                self.finished(len(chunk))
                 continue
             response = self.request(
                 "POST",
@@ -175,6 +176,8 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
             self.logger.info("ZipRecruiter %s batch %s queued with %d records", kind, batch["id"], len(chunk))
             self.batches.append(batch)
             queued.append(batch)
+            self.tally("batched", len(chunk))
+            self.finished(len(chunk))
         return queued
 
     def wait_for(self, batches: list[dict[str, t.Any]]) -> None:
@@ -304,6 +307,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
             latest.pop(self.match_key(record), None)
             latest[self.match_key(record)] = record
         self.tally("superseded", len(records) - len(latest))
+        self.finished(len(records) - len(latest))
         subscribe_rows, unsubscribe_rows, by_id = [], [], []
         for record in latest.values():
             if _is_delete(record):
@@ -407,7 +411,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
 
             data = {k: str(v) for k, v in form.items() if v not in (None, "")}
             try:
-                response = self.request("POST", path, data=data, on_attempt=self.verify_before_retry(stop_if_created))
+                response = self.request("POST", path, data=data, before_retry=self.verify_before_retry(stop_if_created))
                 created_id = str((decode_json(response) or {}).get("id"))
             except _SearchCreated as created:
                 self.logger.info(

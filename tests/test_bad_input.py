@@ -287,7 +287,7 @@ def test_a_base_url_where_nothing_answers_fails_naming_service_and_endpoint(tap_
     tap = run_tap({**only(tap_config, "ziprecruiter"), "ziprecruiter_base_url": nowhere, "retry_max_tries": 2})
     assert tap.returncode != 0
     assert "tap-jobsync: error: ZipRecruiter: GET /nothing-here/" in last_line(tap)
-    assert "still failing after 2 attempts: connection failed or was reset" in last_line(tap)
+    assert "still failing after 2 attempts: connection refused by 127.0.0.1:9" in last_line(tap)
     target = run_target({**target_config, "ziprecruiter_base_url": nowhere, "retry_max_tries": 2},
                         [SCHEMA, seeker(1), STATE_1])  # fmt: skip
     assert target.returncode != 0

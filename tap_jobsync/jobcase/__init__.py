@@ -29,7 +29,7 @@ SERVICE = TapService(
         *jc.setting_properties(),
         th.Property(
             "jobcase_page_size",
-            th.IntegerType,
+            th.IntegerType(minimum=1, maximum=10_000),
             default=jc.LIST_PAGE_SIZE,
             description="Rows per list request (`limit`). Jobcase's own default is 100 and no maximum is "
             "documented; fewer, larger pages use less of the 200 requests a minute.",

@@ -12,7 +12,8 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import jobcase as jc
 from jobsync_common.http import decode_json
-from tap_jobsync.client import JobSyncStream
+from jobsync_common.paging import pages_for
+from tap_jobsync.client import GuardedPaginator, JobSyncStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -21,8 +22,12 @@ if t.TYPE_CHECKING:
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
 
-class JobcasePaginator(OffsetPaginator):
+class JobcasePaginator(GuardedPaginator, OffsetPaginator):
     """``offset``/``limit`` paging over ``{"count", "results"}`` bodies (see ``jc.next_offset``)."""
+
+    def pages_allowed(self, response: requests.Response) -> int | None:
+        payload = decode_json(response)
+        return pages_for(payload.get("count"), self.page_size) if isinstance(payload, dict) else None
 
     def has_more(self, response: requests.Response) -> bool:
         return jc.next_offset(self._value, decode_json(response), self.page_size) is not None
@@ -52,14 +57,14 @@ class JobcaseStream(JobSyncStream):
 
     @property
     def page_size(self) -> int:
-        return max(1, int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE))
+        return int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE)
 
     @property
     def partitions(self) -> list[dict] | None:
         return [{self.status_field: status} for status in self.statuses] or None
 
     def get_new_paginator(self) -> JobcasePaginator:
-        return JobcasePaginator(start_value=0, page_size=self.page_size)
+        return self.guard_paginator(JobcasePaginator(start_value=0, page_size=self.page_size))
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         params: dict[str, t.Any] = {"offset": next_page_token or 0, "limit": self.page_size}

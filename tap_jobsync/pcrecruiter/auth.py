@@ -10,12 +10,8 @@ from singer_sdk.authenticators import APIAuthenticatorBase
 
 from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import JobSyncError, ServiceAuthError
-from jobsync_common.http import RetryPolicy, ServiceClient, decode_json
-from jobsync_common.ratelimit import get_rate_limiter
+from jobsync_common.http import ServiceClient, ServiceHttp, decode_json
 from jobsync_common.redact import register_secret
-
-if t.TYPE_CHECKING:
-    import logging
 
 
 class SessionRefusedError(ServiceAuthError):
@@ -31,21 +27,14 @@ class PCRecruiterSessionAuthenticator(APIAuthenticatorBase):
     itself is registered as a secret as soon as it arrives.
     """
 
-    def __init__(self, config: t.Mapping[str, t.Any], base_url: str, logger: logging.Logger) -> None:
+    def __init__(self, config: t.Mapping[str, t.Any], base_url: str, http: ServiceHttp) -> None:
         super().__init__()
         self._config = dict(config)
         self._lock = threading.Lock()
         self._session_id: str | None = None
         self.logins = 0
-        self.client = ServiceClient(
-            pcr.SERVICE_NAME,
-            base_url,
-            auth_settings=pcr.AUTH_SETTINGS,
-            policy=RetryPolicy.from_config(config),
-            limiter=get_rate_limiter(pcr.SERVICE_KEY, config.get(pcr.REQUESTS_PER_MINUTE_SETTING)),
-            timeout=float(config.get("request_timeout") or 60),
-            logger=logger,
-        )
+        # The streams' own policy and limiter: the login is one more request to the same service.
+        self.client = ServiceClient(http, base_url)
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"{pcr.AUTH_SCHEME} {self.session_id()}"

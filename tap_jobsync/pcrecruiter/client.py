@@ -16,7 +16,8 @@ from singer_sdk.pagination import PageNumberPaginator
 from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import ConfigError, JobSyncError, ServiceAuthError
 from jobsync_common.http import decode_json
-from tap_jobsync.client import JobSyncStream
+from jobsync_common.paging import pages_for
+from tap_jobsync.client import GuardedPaginator, JobSyncStream
 from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator, SessionRefusedError
 
 if t.TYPE_CHECKING:
@@ -39,12 +40,20 @@ class ChangeTrackingVersionExpiredError(JobSyncError):
         )
 
 
-class PCRecruiterPaginator(PageNumberPaginator):
+class PCRecruiterPaginator(GuardedPaginator, PageNumberPaginator):
     """``Page`` numbers from 1: stop on a short page or once ``TotalRecords`` are covered."""
 
     def __init__(self, start_value: int, per_page: int) -> None:
         super().__init__(start_value)
         self.per_page = per_page
+        self.start_page = start_value
+
+    def pages_allowed(self, response: requests.Response) -> int | None:
+        body = decode_json(response)
+        total = body.get(pcr.TOTAL_KEY) if isinstance(body, dict) else None
+        # Passes may start past page 1 (re-reads): the bound counts from the first page.
+        allowed = pages_for(total, self.per_page)
+        return None if allowed is None else allowed - (self.start_page - 1)
 
     def has_more(self, response: requests.Response) -> bool:
         body = decode_json(response)
@@ -111,7 +120,7 @@ class PCRecruiterStream(JobSyncStream):
         with _authenticators_lock:
             auth = _authenticators.get(key)
             if auth is None:
-                auth = _authenticators[key] = PCRecruiterSessionAuthenticator(self.config, self.url_base, self.logger)
+                auth = _authenticators[key] = PCRecruiterSessionAuthenticator(self.config, self.url_base, self.http)
             return auth
 
     @property
@@ -120,7 +129,7 @@ class PCRecruiterStream(JobSyncStream):
 
     # -- requests ------------------------------------------------------------------------------------------
     def get_new_paginator(self) -> PCRecruiterPaginator:
-        return PCRecruiterPaginator(self.read_mode.first_page, self.results_per_page)
+        return self.guard_paginator(PCRecruiterPaginator(self.read_mode.first_page, self.results_per_page))
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         params: dict[str, t.Any] = {

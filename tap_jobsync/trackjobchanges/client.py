@@ -14,7 +14,8 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from jobsync_common import trackjobchanges as tjc
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import decode_json, describe_request
-from tap_jobsync.client import JobSyncStream
+from jobsync_common.paging import pages_for
+from tap_jobsync.client import GuardedPaginator, JobSyncStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -24,11 +25,21 @@ if t.TYPE_CHECKING:
 HAS_NEW_JOB_ONLY_SETTING = "trackjobchanges_has_new_job_only"
 
 
-class TrackJobChangesPaginator(PageNumberPaginator):
+class TrackJobChangesPaginator(GuardedPaginator, PageNumberPaginator):
     """1-based ``page``; stop at ``last_page: true`` (or, lacking the flag, at an empty page)."""
 
     def __init__(self) -> None:
         super().__init__(start_value=1)
+        #: Records on the first page: the server's page size (the document does not state it).
+        self._page_size: int | None = None
+
+    def pages_allowed(self, response: requests.Response) -> int | None:
+        payload = decode_json(response)
+        if not isinstance(payload, dict):
+            return None
+        if self._page_size is None:
+            self._page_size = len(payload.get("data") or [])
+        return pages_for(payload.get("total_count"), self._page_size)
 
     def has_more(self, response: requests.Response) -> bool:
         payload = decode_json(response)
@@ -56,7 +67,7 @@ class TrackJobChangesStream(JobSyncStream):
         return APIKeyAuthenticator(key=tjc.AUTH_HEADER, value=str(self.config[tjc.API_KEY_SETTING]), location="header")
 
     def get_new_paginator(self) -> TrackJobChangesPaginator:
-        return TrackJobChangesPaginator()
+        return self.guard_paginator(TrackJobChangesPaginator())
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         return {tjc.PAGE_PARAM: next_page_token or 1, **tjc.group_param(self.config)}

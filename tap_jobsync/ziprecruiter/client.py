@@ -11,14 +11,15 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.http import decode_json
-from tap_jobsync.client import JobSyncStream
+from jobsync_common.paging import pages_for
+from tap_jobsync.client import GuardedPaginator, JobSyncStream
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
 
-class ZipRecruiterPaginator(OffsetPaginator):
+class ZipRecruiterPaginator(GuardedPaginator, OffsetPaginator):
     """``skip`` paging: stop at ``total_count`` or on a short page, whichever comes first.
 
     The next ``skip`` is our own ``skip`` plus the results actually received: it
@@ -29,6 +30,9 @@ class ZipRecruiterPaginator(OffsetPaginator):
     def _received(self, response: requests.Response) -> tuple[int, int | None]:
         results, _, total = zr.normalize_query_page(decode_json(response))
         return len(results), total
+
+    def pages_allowed(self, response: requests.Response) -> int | None:
+        return pages_for(self._received(response)[1], self.page_size)
 
     def has_more(self, response: requests.Response) -> bool:
         received, total = self._received(response)
@@ -62,7 +66,7 @@ class ZipRecruiterStream(JobSyncStream):
         return zr.basic_auth(self.config[zr.API_KEY_SETTING])
 
     def get_new_paginator(self) -> ZipRecruiterPaginator:
-        return ZipRecruiterPaginator(start_value=0, page_size=zr.MAX_PAGE_SIZE)
+        return self.guard_paginator(ZipRecruiterPaginator(start_value=0, page_size=zr.MAX_PAGE_SIZE))
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         return {
