@@ -23,6 +23,18 @@ REDACTED = "[REDACTED]"
 SENSITIVE_PARAM_NAMES = frozenset(
     {"key", "apikey", "api_key", "password", "token", "access_token", "sessionid", "session_id"}
 )
+# Any parameter named like a credential is hidden, whatever its value (a rotated key is no longer
+# registered as a secret, yet still one): names ending in one of these, ignoring case and separators.
+_CREDENTIAL_NAME_ENDINGS = (
+    "key", "token", "secret", "password", "passwd", "pwd", "session", "sessionid", "signature", "credential",
+    "credentials", "auth", "authorization",
+)  # fmt: skip
+
+
+def is_sensitive_name(name: t.Any) -> bool:
+    """Whether a parameter or field name says it holds a credential (``key``, ``api_token``, ``Password``...)."""
+    flat = re.sub(r"[^a-z0-9]", "", str(name).lower())
+    return str(name).lower() in SENSITIVE_PARAM_NAMES or flat.endswith(_CREDENTIAL_NAME_ENDINGS)
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
@@ -81,7 +93,7 @@ def scrub_url(url: str) -> str:
         parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
     if parts.query:
         pairs = [
-            (k, REDACTED if k.lower() in SENSITIVE_PARAM_NAMES else v)
+            (k, REDACTED if is_sensitive_name(k) else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
         parts = parts._replace(query=urlencode(pairs, safe="[]"))
@@ -92,7 +104,7 @@ def redact_mapping(data: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     """Copy of a flat mapping with credential-named keys and secret values hidden."""
     clean: dict[str, t.Any] = {}
     for k, v in data.items():
-        if str(k).lower() in SENSITIVE_PARAM_NAMES:
+        if is_sensitive_name(k):
             clean[k] = REDACTED
         elif isinstance(v, str):
             clean[k] = scrub(v)

@@ -92,6 +92,15 @@ class NumberedSingerReader(SingerReader):
         raise InvalidInputLine(msg)
 
 
+def _is_empty(value: t.Any) -> bool:
+    """True for a state holding nothing but empty objects and lists (``{}``, ``{"bookmarks": {}}``)."""
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_is_empty(v) for v in value)
+    return value is None
+
+
 def _interruptible_lines(file_input: t.Iterable[str]) -> t.Iterator[str]:
     """The input's lines; a stop signal while waiting for the next one ends the run at once."""
     lines = iter(file_input)
@@ -199,10 +208,10 @@ class TargetJobSync(Target):
         self.drain_all()
 
     def _write_state_message(self, state: dict) -> None:
-        # Never an empty state (it would wipe Meltano's stored state), never the same one twice.
-        if not state or state == getattr(self, "_last_written_state", None):
+        # Never an empty state such as {} or {"bookmarks": {}} (Meltano would store it and lose
+        # every bookmark), never the same one twice.
+        if _is_empty(state) or state == getattr(self, "_last_written_state", None):
             return
-        stopping.check()  # a stop during the drain: what it covers may not all be written
         self._last_written_state = state
         super()._write_state_message(state)
         self._confirmed = (getattr(self.message_reader, "line_number", 0), *self._record_counts())

@@ -244,6 +244,24 @@ def test_ping_history_never_leaks_the_key():
     assert all(p["query_params"].get("key") in (None, REDACTED) for p in pings)
 
 
+def test_ping_history_redacts_a_rotated_key_and_every_credential_named_parameter():
+    """Pings recorded under an old key keep it in `query_params`: redacted by name, not only when it is today's key."""
+    old_key, new_key = "tjc-Old-Rotated-Key-51c0de", "tjc-New-Current-Key-9a7b3e"
+    with Sandbox(seed=3, sizes=SIZES, credentials={API: {"api_key": old_key}}) as box:
+        import requests  # noqa: PLC0415
+
+        base = box.base_urls[API]
+        requests.get(f"{base}/connections", params={"key": old_key, "api_token": "tok-Ab12Cd34", "page": 1}, timeout=10)
+        box.apis[API].credentials["api_key"] = new_key  # the account rotated its key since
+        creds = {name: api.credentials for name, api in box.apis.items()}
+        run = run_tap(configs.tap_config(box.base_urls, creds, services=[API])).check()
+    assert old_key not in run.stdout and old_key not in run.stderr
+    old_call = next(p for p in run.records(PINGS)[SEEDED_PINGS:] if p["query_params"].get("page") in (1, "1"))
+    assert old_call["query_params"]["key"] == REDACTED
+    assert old_call["query_params"]["api_token"] == REDACTED
+    assert "tok-Ab12Cd34" not in run.stdout
+
+
 # -- failures ----------------------------------------------------------------------------------------------
 
 

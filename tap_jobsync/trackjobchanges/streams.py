@@ -12,7 +12,7 @@ import json
 import typing as t
 
 from jobsync_common.http import decode_json, describe_request
-from jobsync_common.redact import REDACTED, SENSITIVE_PARAM_NAMES, scrub
+from jobsync_common.redact import REDACTED, is_sensitive_name, scrub
 from tap_jobsync.trackjobchanges.client import HAS_NEW_JOB_ONLY_SETTING, TrackJobChangesStream
 
 if t.TYPE_CHECKING:
@@ -165,7 +165,7 @@ def _redacted(value: t.Any) -> t.Any:
     """Copy with credential-named keys hidden and every registered secret scrubbed, at any depth."""
     if isinstance(value, dict):
         return {
-            k: (REDACTED if str(k).lower() in SENSITIVE_PARAM_NAMES and v is not None else _redacted(v))
+            k: (REDACTED if is_sensitive_name(k) and v is not None else _redacted(v))
             for k, v in value.items()
         }
     if isinstance(value, list):
