@@ -6,7 +6,7 @@ import typing as t
 
 from singer_sdk.exceptions import FatalAPIError
 
-from jobsync_common.redact import scrub
+from jobsync_common.redact import scrub, scrub_url
 
 
 def excerpt(text: t.Any, limit: int = 200) -> str:
@@ -84,4 +84,18 @@ class ResponseTooLargeError(JobSyncError):
         super().__init__(
             f"{service}: {endpoint} answered more than {limit_bytes / 2**20:g} MB (decompressed); stopped reading. "
             "Lower the page size, or raise `max_response_mb` if such answers are expected."
+        )
+
+
+class EndpointNotFoundError(ConfigError):
+    """A documented collection endpoint answered 404/405: the base URL is wrong, not a record."""
+
+    def __init__(self, service: str, endpoint: str, status: int, setting: str | None, base_url: str) -> None:
+        self.service = service
+        self.endpoint = endpoint
+        self.status = status
+        fix = f"check the setting `{setting}` (now {scrub_url(base_url)})" if setting else "check the base URL"
+        super().__init__(
+            f"{service}: {endpoint} answered HTTP {status}, but that endpoint always exists: {fix}. "
+            "Nothing was written for it."
         )

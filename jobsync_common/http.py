@@ -44,6 +44,7 @@ from singer_sdk.exceptions import RetriableAPIError
 from jobsync_common import stopping
 from jobsync_common.errors import (
     APIRejectedError,
+    EndpointNotFoundError,
     ResponseTooLargeError,
     RetriesExhaustedError,
     RetryAfterTooLongError,
@@ -475,10 +476,13 @@ class ServiceClient:
         *,
         headers: t.Mapping[str, str] | None = None,
         auth: t.Any = None,
+        base_url_setting: str | None = None,
     ) -> None:
         self.http = http
         self.service = http.name
         self.base_url = base_url.rstrip("/") + "/"
+        #: The setting a 404/405 on a collection endpoint points at (the URL is wrong, not a record).
+        self.base_url_setting = base_url_setting
         self.headers = dict(headers or {})
         self.auth = auth
         self._local = threading.local()
@@ -498,6 +502,7 @@ class ServiceClient:
         headers: t.Mapping[str, str] | None = None,
         auth: t.Any = None,
         logger: logging.Logger | None = None,
+        base_url_setting: str | None = None,
         **kwargs: t.Any,
     ) -> t.Self:
         """A client for service ``key`` with the policy, shared limiter and timeout the config asks for."""
@@ -509,7 +514,9 @@ class ServiceClient:
             default_requests_per_minute=default_requests_per_minute,
             logger=logger,
         )
-        return cls(http, base_url, headers=headers, auth=auth, **kwargs)
+        if base_url_setting is None:
+            base_url_setting = f"{key}_base_url"
+        return cls(http, base_url, headers=headers, auth=auth, base_url_setting=base_url_setting, **kwargs)
 
     @property
     def policy(self) -> HttpPolicy:
@@ -544,12 +551,15 @@ class ServiceClient:
         expect_json: bool = True,
         before_retry: t.Callable[[BaseException], None] | None = None,
         stats: RequestStats | None = None,
+        collection: bool = False,
         **kwargs: t.Any,
     ) -> requests.Response:
         """Send one request with the service's policy; return the response.
 
         Statuses in ``ok_statuses`` (for example 404 on a lookup) are returned to the
-        caller instead of raising.
+        caller instead of raising. ``collection``: the path is a documented collection
+        (a listing, a create), which exists whatever the record: a 404/405 there means the
+        base URL is wrong, and fails the run naming its setting.
 
         Raises:
             ServiceAuthError: on 401/403.
@@ -563,6 +573,10 @@ class ServiceClient:
             with self._counts_lock:
                 self.calls[call] = self.calls.get(call, 0) + 1
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            if collection and response.status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
+                raise EndpointNotFoundError(
+                    self.service, describe_request(method, url), response.status_code, self.base_url_setting, self.base_url
+                )
             if response.status_code not in ok_statuses:
                 self.http.check(response, expect_json=expect_json)
             return response

@@ -84,7 +84,7 @@ class RequestLog:
         self._counts: collections.Counter[str] = collections.Counter()
         self._seq = 0
 
-    def add(self, api: str, request: Request, status: int, fault: str | None) -> None:
+    def add(self, api: str, request: Request, status: int, fault: str | None, arrived: float | None = None) -> None:
         query = {k: ("[REDACTED]" if k.lower() in SENSITIVE_QUERY else v[0]) for k, v in request.query.items()}
         with self._lock:
             self._seq += 1
@@ -93,6 +93,8 @@ class RequestLog:
                 {
                     "seq": self._seq,
                     "time": time.time(),
+                    # When the request arrived (``time`` is when it was answered).
+                    "arrived": arrived if arrived is not None else time.time(),
                     "api": api,
                     "method": request.method,
                     "path": request.path,
@@ -290,6 +292,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the request log is available through /_control/requests."""
 
     def _handle(self) -> None:
+        arrived = time.time()
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -326,13 +329,13 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {}
             if fault.retry_after is not None:
                 headers["Retry-After"] = f"{fault.retry_after:g}"
-            self.sandbox.requests.add(api.name, request, fault.status, "status")
+            self.sandbox.requests.add(api.name, request, fault.status, "status", arrived)
             self._send(json_response({"error": "injected_fault", "status": fault.status}, fault.status, headers))
             return
 
         response = api.dispatch(request)
         kind = fault.kind if fault is not None else None
-        self.sandbox.requests.add(api.name, request, response.status, kind)
+        self.sandbox.requests.add(api.name, request, response.status, kind, arrived)
         if kind == "reset":
             self._send_reset(response)
         elif kind == "truncate":

@@ -3,9 +3,13 @@
 Each sink looks the object up in an index of the existing Jobcase objects
 (listed once per run, every status, and kept current by the writes), creates
 it only when absent, sends an update only when a field it carries differs, and
-otherwise reports ``unchanged`` without a call. A create that fails after the
-server acted on it is retried by the HTTP policy and then meets the API's
-uniqueness check (400): the sink re-lists, finds the object and updates it.
+otherwise reports ``unchanged`` without a call.
+
+Creates are exactly-once without relying on the API to refuse a duplicate (the
+document promises uniqueness for ``partnerCompanyId`` only): before any retry of a
+create, the sink lists the objects again and looks for its match key (after a timeout,
+once Jobcase had time to apply the late attempt); found, it is the object this create
+made. Budget top-ups are opt-in, capped per run and verified (see ``BudgetGuard``).
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import threading
 import typing as t
 from decimal import Decimal
 
+from singer_sdk import typing as th
+
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError
 from jobsync_common.http import ServiceClient, decode_json
+from jobsync_common.paging import PageGuard, pages_for
 from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
@@ -47,6 +54,33 @@ JOB_FIELDS = (
     "resumeRequired",
 )
 CAMPAIGN_FIELDS = ("aggressiveness", "endDate", "isPaused")
+
+# Budget top-ups of existing campaigns spend money: off unless asked for, capped per run.
+BUDGET_UPDATES_SETTING = "jobcase_budget_updates"
+MAX_BUDGET_SETTING = "jobcase_max_budget_added_per_run"
+BUDGET_OFF = "off"
+BUDGET_TOP_UP = "top_up"
+
+
+def settings() -> list[th.Property]:
+    """The Jobcase settings of the target: the shared ones and the spend guard's."""
+    return [
+        *jc.setting_properties(),
+        th.Property(
+            BUDGET_UPDATES_SETTING,
+            th.StringType(allowed_values=[BUDGET_OFF, BUDGET_TOP_UP]),
+            default=BUDGET_OFF,
+            description="What a record's higher `budget` does to an existing campaign: `off` (default: nothing, a "
+            "warning) or `top_up` (addBudget the difference, within the per-run cap, verified by reading the campaign "
+            "back; the first mismatch stops all top-ups). A new campaign is always created with its budget.",
+        ),
+        th.Property(
+            MAX_BUDGET_SETTING,
+            th.NumberType(minimum=0),
+            description="Most budget the target may add to existing campaigns in one run (required with "
+            "`jobcase_budget_updates: top_up`); a top-up past it is refused (dead-lettered or failing the run).",
+        ),
+    ]
 
 
 # -- comparing what we would send with what Jobcase has ------------------------------------------
@@ -89,17 +123,12 @@ def _pick(record: t.Mapping[str, t.Any], fields: t.Iterable[str]) -> dict[str, t
     return {f: record[f] for f in fields if record.get(f) is not None}
 
 
-def _is_duplicate(exc: APIRejectedError, field: str) -> bool:
-    """A 400 from the API's uniqueness check on ``field`` (DRF: "... already exists.")."""
-    return exc.status == 400 and field in exc.text and "already exist" in exc.text.lower()
-
-
 class _AlreadyApplied(Exception):  # noqa: N818 - control flow, never shown to users
     """Raised before a retry: the earlier attempt of a non-idempotent call took effect."""
 
-    def __init__(self, campaign: dict) -> None:
+    def __init__(self, found: dict) -> None:
         super().__init__("already applied")
-        self.campaign = campaign
+        self.found = found
 
 
 def campaign_key(company_id: t.Any, name: t.Any) -> tuple[t.Any, str]:
@@ -175,7 +204,9 @@ def _normalize_job(job: dict) -> dict:
 class JobcaseClient(ServiceClient):
     """The Jobcase HTTP client of one target run, holding the indexes every Jobcase sink shares."""
 
-    def __init__(self, *args: t.Any, partner_id: int | None, **kwargs: t.Any) -> None:
+    def __init__(
+        self, *args: t.Any, partner_id: int | None, budget_guard: BudgetGuard, **kwargs: t.Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.partner_id = partner_id
         self.companies = ObjectIndex("company/", (None,), lambda c: c.get("partnerCompanyId"), _normalize_company)
@@ -186,6 +217,7 @@ class JobcaseClient(ServiceClient):
         # Company batches being written: jobs and campaigns wait for them before resolving partnerCompanyId.
         self.company_batches = threading.Condition()
         self.company_batches_in_flight = 0
+        self.budget_guard = budget_guard
 
 
 def make_client(config: t.Mapping[str, t.Any]) -> JobcaseClient:
@@ -201,14 +233,60 @@ def make_client(config: t.Mapping[str, t.Any]) -> JobcaseClient:
         default_requests_per_minute=jc.DOCUMENTED_REQUESTS_PER_MINUTE,
         headers={jc.API_KEY_HEADER: str(config[jc.API_KEY_SETTING])},
         partner_id=config.get(jc.PARTNER_ID_SETTING),
+        budget_guard=BudgetGuard(config),
     )
 
 
 # -- sinks ------------------------------------------------------------------------------------------
 
 
+class BudgetGuard:
+    """Campaign budget top-ups of one run: opt-in, capped, verified, and stopped at the first surprise.
+
+    ``addBudget`` spends money and cannot be undone. A top-up is sent only with
+    ``jobcase_budget_updates: top_up``, only while the run's total stays within
+    ``jobcase_max_budget_added_per_run``, and only when the campaign reads as the document's
+    example does (``budget`` = ``budgetRemaining`` + ``budgetSpent``: the running total).
+    After each top-up the campaign is read again; unless its budget moved by exactly the
+    amount sent, the guard trips and no further top-up is sent in this run.
+    """
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        self.mode = config.get(BUDGET_UPDATES_SETTING) or BUDGET_OFF
+        cap = config.get(MAX_BUDGET_SETTING)
+        if self.mode == BUDGET_TOP_UP and cap is None:
+            msg = f"`{BUDGET_UPDATES_SETTING}: {BUDGET_TOP_UP}` needs `{MAX_BUDGET_SETTING}`: how much one run may add."
+            raise ConfigError(msg)
+        self.cap = Decimal(str(cap)) if cap is not None else None
+        self.added = Decimal(0)
+        self.tripped: str | None = None
+        self._lock = threading.Lock()
+
+    def reserve(self, campaign: str, amount: Decimal) -> None:
+        """Count ``amount`` against the run's cap before sending it; refuse when the guard forbids it."""
+        with self._lock:
+            if self.tripped:
+                msg = f"budget top-ups stopped earlier in this run ({self.tripped}); campaign {campaign!r} not topped up"
+                raise RecordRejected(msg)
+            if self.cap is not None and self.added + amount > self.cap:
+                msg = (
+                    f"topping campaign {campaign!r} up by {amount} would add {self.added + amount} this run, more than "
+                    f"`{MAX_BUDGET_SETTING}` ({self.cap}); not sent"
+                )
+                raise RecordRejected(msg)
+            self.added += amount
+
+    def release(self, amount: Decimal) -> None:
+        with self._lock:
+            self.added -= amount
+
+    def trip(self, reason: str) -> None:
+        with self._lock:
+            self.tripped = self.tripped or reason
+
+
 class JobcaseSink(JobSyncSink):
-    """What the Jobcase sinks share: listing, company resolution, JSON calls."""
+    """What the Jobcase sinks share: listing, company resolution, exactly-once creates, JSON calls."""
 
     service_key = jc.KEY
 
@@ -222,13 +300,45 @@ class JobcaseSink(JobSyncSink):
         return decode_json(self.request(method, path, **kwargs)) or {}
 
     def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict]:
+        guard = PageGuard(jc.NAME, f"GET /{path}", lambda record: record.get("id"))
         offset: int | None = 0
         while offset is not None:
-            payload = decode_json(
-                self.request("GET", path, params={**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE})
+            response = self.request(
+                "GET", path, params={**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE}, collection=True
             )
-            yield from (payload or {}).get("results") or []
+            payload = decode_json(response)
+            results = (payload or {}).get("results") or [] if isinstance(payload, dict) else []
+            guard.check(response.content, results, pages_allowed=pages_for((payload or {}).get("count"), jc.LIST_PAGE_SIZE) if isinstance(payload, dict) else None)
+            yield from results
             offset = jc.next_offset(offset, payload, jc.LIST_PAGE_SIZE)
+
+    def create_once(self, index: ObjectIndex, key: t.Hashable, path: str, body: dict) -> dict:
+        """POST a create exactly once and return the object (see the module docstring)."""
+
+        def created_by_an_earlier_attempt() -> None:
+            index.refresh(self)
+            found = index.lookup(self, key)
+            if found is not None:
+                raise _AlreadyApplied(found)
+
+        try:
+            created = self.call(
+                "POST", path, body, before_retry=self.verify_before_retry(created_by_an_earlier_attempt), collection=True
+            )
+        except _AlreadyApplied as applied:
+            self.logger.info("Jobcase %s %r: an earlier attempt created it (its answer was lost); not sent again.", path, key)
+            return applied.found
+        return index.remember(created)
+
+    def existing_after_refusal(self, index: ObjectIndex, key: t.Hashable, exc: APIRejectedError) -> dict:
+        """A create refused with a 400: the object may exist beyond our index (another writer); else re-raise."""
+        if exc.status != 400:  # noqa: PLR2004 - only a validation answer can mean "already exists"
+            raise exc
+        index.refresh(self)
+        existing = index.lookup(self, key)
+        if existing is None:
+            raise exc
+        return existing
 
     def wait_for_companies(self) -> None:
         """Write the company records received so far before resolving ``partnerCompanyId``.
@@ -311,21 +421,20 @@ class JobcaseCompaniesSink(JobcaseSink):
                 index.remember({"id": None, **payload})
                 return CREATED
             try:
-                index.remember(self.call("POST", "company/", payload))
+                created = self.create_once(index, key, "company/", payload)
             except APIRejectedError as exc:
-                if not _is_duplicate(exc, "partnerCompanyId"):
-                    raise
-                index.refresh(self)  # an earlier attempt created it: update that one
-                existing = index.lookup(self, key)
-                if existing is None:
-                    raise
+                existing = self.existing_after_refusal(index, key, exc)
             else:
+                self.update_if_changed(created, payload)
                 return CREATED
+        return UPDATED if self.update_if_changed(existing, payload) else UNCHANGED
+
+    def update_if_changed(self, existing: dict, payload: dict) -> bool:
         if not changed_fields(payload, existing):
-            return UNCHANGED
+            return False
         if not self.dry_run:
-            index.remember(self.call("PUT", f"company/{existing['id']}/", payload))
-        return UPDATED
+            self.jobcase.companies.remember(self.call("PUT", f"company/{existing['id']}/", payload))
+        return True
 
 
 class JobcaseJobsSink(JobcaseSink):
@@ -350,27 +459,21 @@ class JobcaseJobsSink(JobcaseSink):
         payload["jobZipCode"] = jc.normalize_zip(payload["jobZipCode"])
         products = jc.normalize_products(record.get("products"))
         if existing is None:
-            created = self.create(payload, products, record.get("campaignId"))
-            if created is not None:
+            body = {**payload, **({"products": products} if products is not None else {})}
+            if record.get("campaignId") is not None:
+                body["campaignId"] = record["campaignId"]
+            if self.dry_run:
+                index.remember({"id": None, "jobStatus": jc.JOB_ACTIVE, **body})
                 return CREATED
-            existing = index.lookup(self, key)  # created by an earlier attempt of this run
-        return self.update(existing, payload, products, record.get("campaignId"))  # type: ignore[arg-type]
-
-    def create(self, payload: dict, products: list[str] | None, campaign_id: int | None) -> dict | None:
-        body = {**payload, **({"products": products} if products is not None else {})}
-        if campaign_id is not None:
-            body["campaignId"] = campaign_id
-        if self.dry_run:
-            return self.jobcase.jobs.remember({"id": None, "jobStatus": jc.JOB_ACTIVE, **body})
-        try:
-            return self.jobcase.jobs.remember(self.call("POST", "job/", body))
-        except APIRejectedError as exc:
-            if not _is_duplicate(exc, "adNumber"):
-                raise
-            self.jobcase.jobs.refresh(self)
-            if self.jobcase.jobs.lookup(self, payload["adNumber"]) is None:
-                raise
-            return None
+            try:
+                created = self.create_once(index, key, "job/", body)
+            except APIRejectedError as exc:
+                existing = self.existing_after_refusal(index, key, exc)
+            else:
+                # Found on re-read after a lost answer: make sure it holds what we sent.
+                self.update(created, payload, products, record.get("campaignId"))
+                return CREATED
+        return self.update(existing, payload, products, record.get("campaignId"))
 
     def update(self, existing: dict, payload: dict, products: list[str] | None, campaign_id: int | None) -> str:
         index = self.jobcase.jobs
@@ -389,12 +492,26 @@ class JobcaseJobsSink(JobcaseSink):
         if products is not None and set(products) != set(existing.get("products") or []):
             writes += 1
             if not self.dry_run:
-                body: dict[str, t.Any] = {"products": products}
-                if campaign_id is not None:
-                    body["campaignId"] = campaign_id
-                answer = self.call("POST", f"job/{job_id}/products/", body)
-                index.remember({**existing, "products": answer.get("products", products)})
+                self.set_products(existing, products, campaign_id)
         return UPDATED if writes else UNCHANGED
+
+    def set_products(self, existing: dict, products: list[str], campaign_id: int | None) -> None:
+        """POST the job's products once: before a retry, read the job and stop when it already has them."""
+        job_id = existing["id"]
+        body: dict[str, t.Any] = {"products": products}
+        if campaign_id is not None:
+            body["campaignId"] = campaign_id
+
+        def already_set() -> None:
+            job = _normalize_job(self.call("GET", f"job/{job_id}/"))
+            if set(job.get("products") or []) == set(products):
+                raise _AlreadyApplied(job)
+
+        try:
+            answer = self.call("POST", f"job/{job_id}/products/", body, before_retry=self.verify_before_retry(already_set))
+        except _AlreadyApplied as applied:
+            answer = applied.found
+        self.jobcase.jobs.remember({**existing, "products": answer.get("products", products)})
 
     def expire(self, existing: dict | None) -> str:
         if existing is None or existing.get("jobStatus") == jc.JOB_EXPIRED:
@@ -406,7 +523,7 @@ class JobcaseJobsSink(JobcaseSink):
 
 
 class JobcaseCampaignsSink(JobcaseSink):
-    """``jobcase_campaigns``: create or update on (companyId, name); budget grows by the difference only."""
+    """``jobcase_campaigns``: create or update on (companyId, name); budget top-ups only through the guard."""
 
     sink_name = "jobcase_campaigns"
     match_fields = ("companyId", "partnerCompanyId", "name")
@@ -415,6 +532,10 @@ class JobcaseCampaignsSink(JobcaseSink):
         if any(r.get("companyId") is None for r in context.get("records", [])):
             self.wait_for_companies()
         super().process_batch(context)
+
+    @property
+    def budget_guard(self) -> BudgetGuard:
+        return self.jobcase.budget_guard
 
     @staticmethod
     def check_rules(record: dict) -> list[int] | None:
@@ -457,14 +578,10 @@ class JobcaseCampaignsSink(JobcaseSink):
                 index.remember({"id": None, **body, "status": "Active"})
                 return CREATED
             try:
-                index.remember(self.call("POST", "campaign/", body))
+                # Its initial budget is part of the create, which is exactly-once: never a second campaign.
+                self.create_once(index, key, "campaign/", body)
             except APIRejectedError as exc:
-                if not _is_duplicate(exc, "name"):
-                    raise
-                index.refresh(self)  # an earlier attempt created it: never add its budget twice
-                existing = index.lookup(self, key)
-                if existing is None:
-                    raise
+                existing = self.existing_after_refusal(index, key, exc)
             else:
                 return CREATED
         return self.update(existing, wanted, record)
@@ -476,71 +593,114 @@ class JobcaseCampaignsSink(JobcaseSink):
             "jobs": sorted(j["id"] if isinstance(j, dict) else j for j in existing.get("jobs") or []),
         }
         compared = {**wanted, **({"jobs": sorted(wanted["jobs"])} if "jobs" in wanted else {})}
-        body = dict(wanted) if changed_fields(compared, current) else {}
+        changed = bool(changed_fields(compared, current))
         add = self.budget_to_add(existing, record)
-        if add is not None:
-            body = {**wanted, **body, "addBudget": add}
-        if not body:
+        if not changed and add is None:
             return UNCHANGED
-        if not self.dry_run:
-            self.jobcase.campaigns.remember(self.put_campaign(existing, body))
+        if self.dry_run:
+            return UPDATED
+        if add is not None:
+            self.top_up(existing, wanted, add)  # one PUT: the changed fields and the addBudget
+        else:
+            self.jobcase.campaigns.remember(self.call("PUT", f"campaign/{existing['id']}/", wanted))
         return UPDATED
 
-    def put_campaign(self, existing: dict, body: dict) -> dict:
-        """PUT a campaign update; an ``addBudget`` is never applied twice.
-
-        ``addBudget`` adds on every call, so a retry after an attempt that Jobcase
-        applied but whose answer was lost would spend the money twice. Before each
-        retry the campaign is read again (after a timeout, once Jobcase had time to
-        apply the late attempt); when its budget already shows the top-up, the retry
-        is dropped.
-        """
-        path = f"campaign/{existing['id']}/"
-        if "addBudget" not in body:
-            return self.call("PUT", path, body)
-        target = Decimal(str(existing["budget"])) + Decimal(str(body["addBudget"]))
-
-        def stop_if_applied() -> None:
-            current = self.call("GET", path)
-            if Decimal(str(current.get("budget", 0))) >= target:
-                raise _AlreadyApplied(current)
-
-        try:
-            return self.call("PUT", path, body, before_retry=self.verify_before_retry(stop_if_applied))
-        except _AlreadyApplied as applied:
-            self.logger.info("Campaign %s: an earlier attempt already added the budget; not sent again.", existing["id"])
-            return applied.campaign
-
-    def budget_to_add(self, existing: dict, record: dict) -> float | None:
-        """``addBudget`` taking the campaign from its budget to the record's total (never twice)."""
+    def budget_to_add(self, existing: dict, record: dict) -> Decimal | None:
+        """The ``addBudget`` taking the campaign to the record's total, when the guard allows one."""
         if record.get("budget") is None or existing.get("budget") is None:
             return None
+        name = record["name"]
         difference = Decimal(str(record["budget"])) - Decimal(str(existing["budget"]))
         if difference <= 0:
             if difference < 0:
                 self.logger.warning(
                     "Campaign %r: budget %s is below its Jobcase budget %s; Jobcase budgets only grow, left as is.",
-                    record["name"],
+                    name,
                     record["budget"],
                     existing["budget"],
                 )
             return None
+        if self.budget_guard.mode != BUDGET_TOP_UP:
+            self.logger.warning(
+                "Campaign %r: budget %s is above its Jobcase budget %s; not topped up (`%s` is %r).",
+                name,
+                record["budget"],
+                existing["budget"],
+                BUDGET_UPDATES_SETTING,
+                self.budget_guard.mode,
+            )
+            self.tally("budget_not_topped_up")
+            return None
         if difference < jc.MIN_ADD_BUDGET:
             self.logger.warning(
                 "Campaign %r: budget %s is %s above its Jobcase budget; addBudget must be at least %s, left as is.",
-                record["name"],
+                name,
                 record["budget"],
                 difference,
                 jc.MIN_ADD_BUDGET,
             )
             return None
-        return float(difference)
+        problem = running_total_problem(existing)
+        if problem:
+            self.budget_guard.trip(f"campaign {name!r}: {problem}")
+            msg = f"not topped up: {problem}"
+            raise RecordRejected(msg)
+        return difference
+
+    def top_up(self, existing: dict, wanted: dict, add: Decimal) -> None:
+        """Send one ``addBudget`` (never twice), then verify the campaign's budget moved by exactly that much."""
+        name = wanted["name"]
+        path = f"campaign/{existing['id']}/"
+        before = Decimal(str(existing["budget"]))
+        self.budget_guard.reserve(name, add)
+
+        def already_applied() -> None:
+            # Any move of the budget since we read it means the lost attempt may have added: never add again.
+            current = self.call("GET", path)
+            if Decimal(str(current.get("budget", before))) != before:
+                raise _AlreadyApplied(current)
+
+        try:
+            self.call("PUT", path, {**wanted, "addBudget": float(add)}, before_retry=self.verify_before_retry(already_applied))
+        except _AlreadyApplied:
+            self.logger.info("Campaign %r: an earlier attempt already reached Jobcase; addBudget not sent again.", name)
+        except BaseException:
+            self.budget_guard.release(add)
+            raise
+        after = self.jobcase.campaigns.remember(self.call("GET", path))
+        moved = Decimal(str(after.get("budget", before))) - before
+        if moved != add:
+            problem = (
+                f"campaign {name!r}: addBudget {add} sent, but its budget went from {before} to {after.get('budget')} "
+                f"(moved {moved})"
+            )
+            self.budget_guard.trip(problem)
+            msg = f"budget top-up not verified: {problem}; no further top-up is sent in this run"
+            raise RecordRejected(msg)
+        self.logger.info("Campaign %r: budget topped up by %s (verified: %s -> %s).", name, add, before, after.get("budget"))
+
+
+def running_total_problem(campaign: t.Mapping[str, t.Any]) -> str | None:
+    """Why a campaign's ``budget`` does not read as the running total the top-up arithmetic assumes.
+
+    The document's example has ``budget`` 15 = ``budgetRemaining`` 14.25 + ``budgetSpent`` 0.75.
+    """
+    remaining, spent = campaign.get("budgetRemaining"), campaign.get("budgetSpent")
+    if remaining is None or spent is None:
+        return None  # nothing to check against; the verification after the top-up still applies
+    total = Decimal(str(remaining)) + Decimal(str(spent))
+    if Decimal(str(campaign["budget"])) != total:
+        return (
+            f"budget {campaign['budget']} is not budgetRemaining {remaining} + budgetSpent {spent} ({total}), so "
+            "`budget` is not the running total this target assumes"
+        )
+    return None
 
 
 DESTINATION = Destination(
     key=jc.KEY,
     name=jc.NAME,
-    settings=jc.setting_properties(),
+    settings=settings(),
     secret_settings=jc.SECRET_SETTINGS,
     required_settings=(jc.API_KEY_SETTING,),
     make_client=make_client,

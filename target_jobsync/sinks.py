@@ -23,7 +23,7 @@ import requests.exceptions
 from singer_sdk import BatchSink
 
 from jobsync_common import stopping
-from jobsync_common.errors import APIRejectedError, JobSyncError
+from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import RequestStats
 from jobsync_common.redact import scrub
 
@@ -39,6 +39,16 @@ REJECTED = "rejected"
 OUTCOMES = (CREATED, UPDATED, UNCHANGED, DELETED, REJECTED)
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
+
+# Answers that say nothing about a record's content (no such endpoint, method, or feature). The
+# same one for several records in a row means a wrong URL or setting, not bad records.
+NOT_ABOUT_THE_RECORD = frozenset({404, 405, 410, 501})
+#: Identical answers of that kind in a row that fail the run as a configuration error.
+CONFIG_ERROR_AFTER = 3
+
+
+class RepeatedRejectionError(JobSyncError):
+    """The destination gave the same record-independent answer to several records in a row."""
 
 
 class RecordRejected(JobSyncError):
@@ -74,6 +84,8 @@ class JobSyncSink(BatchSink):
         #: Records this sink took in, and records whose write (or rejection) finished.
         self.received = 0
         self.done = 0
+        #: Rejections held back while they may all be one configuration error (see ``reject``).
+        self._suspects: list[tuple[tuple[int | None, str], dict, str, int | None, str | None]] = []
         self._outcomes_lock = threading.Lock()
         self.input_schema = load_input_schema(self.sink_name)
         self._input_validator = jsonschema.Draft7Validator(self.input_schema)
@@ -117,6 +129,7 @@ class JobSyncSink(BatchSink):
         records: list[dict] = context.get("records", [])
         if records:
             self.write_batch(records)
+        self._release_suspects()
 
     # -- writing ----------------------------------------------------------------------------
     @property
@@ -195,6 +208,7 @@ class JobSyncSink(BatchSink):
             return
         self.tally(outcome)
         self.finished()
+        self._release_suspects()
 
     def write_record(self, record: dict) -> str:
         """Write one record to the destination; return one of the outcome constants."""
@@ -210,7 +224,42 @@ class JobSyncSink(BatchSink):
             self.done += count
 
     def reject(self, record: dict, reason: str, status: int | None = None, *, endpoint: str | None = None) -> None:
-        """Dead-letter the record with its reason, or fail the run naming it."""
+        """Dead-letter the record with its reason, or fail the run naming it.
+
+        An answer that is not about the record (404, 405...) is held back: when the same one
+        comes for ``CONFIG_ERROR_AFTER`` records in a row, the run fails as a configuration
+        error and none of them is dead-lettered; any other outcome releases them.
+        """
+        if status in NOT_ABOUT_THE_RECORD:
+            signature = (status, scrub(reason))
+            with self._outcomes_lock:
+                if self._suspects and self._suspects[0][0] != signature:
+                    held, self._suspects = self._suspects, []
+                else:
+                    held = []
+                self._suspects.append((signature, record, reason, status, endpoint))
+                repeated = len(self._suspects) >= CONFIG_ERROR_AFTER
+            for _, *rejection in held:
+                self._dead_letter(*rejection)
+            if repeated:
+                where = f" from {endpoint}" if endpoint else ""
+                msg = (
+                    f"{self.sink_name}: {CONFIG_ERROR_AFTER} records in a row got the same answer{where}: HTTP "
+                    f"{status} {excerpt(reason, 120)}. That is not about the records: check the base URL and the "
+                    f"other settings of {self.service_key}. Nothing was dead-lettered for it."
+                )
+                raise RepeatedRejectionError(msg)
+            return
+        self._release_suspects()
+        self._dead_letter(record, reason, status, endpoint)
+
+    def _release_suspects(self) -> None:
+        with self._outcomes_lock:
+            held, self._suspects = self._suspects, []
+        for _, *rejection in held:
+            self._dead_letter(*rejection)
+
+    def _dead_letter(self, record: dict, reason: str, status: int | None, endpoint: str | None) -> None:
         self.tally(REJECTED)
         self.finished()
         self.jobsync_target.dead_letter(

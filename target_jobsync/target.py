@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import typing as t
 from pathlib import Path
@@ -92,6 +93,25 @@ class NumberedSingerReader(SingerReader):
         raise InvalidInputLine(msg)
 
 
+def check_writable_file(config: t.Mapping[str, t.Any], setting: str) -> None:
+    """Fail at start, naming the setting, when a file setting cannot be written (before any write)."""
+    value = config.get(setting)
+    if not value:
+        return
+    path = Path(str(value))
+    if path.is_dir():
+        msg = f"Setting `{setting}` is a directory ({path}); give a file path."
+        raise ConfigError(msg)
+    if path.exists():
+        writable = os.access(path, os.W_OK)
+    else:
+        parent = next((p for p in path.absolute().parents if p.exists()), None)
+        writable = parent is not None and parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
+    if not writable:
+        msg = f"Setting `{setting}`: {path} cannot be written (check the directory and its permissions)."
+        raise ConfigError(msg)
+
+
 def _is_empty(value: t.Any) -> bool:
     """True for a state holding nothing but empty objects and lists (``{}``, ``{"bookmarks": {}}``)."""
     if isinstance(value, dict):
@@ -166,6 +186,8 @@ class TargetJobSync(Target):
         self._confirmed: tuple[int, int, int] = (0, 0, 0)
         super().__init__(*args, **kwargs)
         register_config_secrets(self.config, (s for d in DESTINATIONS for s in d.secret_settings))
+        for setting in ("dead_letter_path", "summary_path"):
+            check_writable_file(self.config, setting)
         register_run(self)
 
     # -- routing ---------------------------------------------------------------------------

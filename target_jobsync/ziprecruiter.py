@@ -9,6 +9,7 @@ import sink, the drain becomes CSV files uploaded to ``POST /batch`` (one per
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import time
@@ -20,6 +21,7 @@ from singer_sdk import typing as th
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import APIRejectedError, JobSyncError
 from jobsync_common.http import ServiceClient, decode_json
+from jobsync_common.paging import PageGuard, pages_for
 from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
@@ -115,14 +117,16 @@ def _submit_time(record: t.Mapping[str, t.Any]) -> str | None:
 class ZipRecruiterSink(JobSyncSink):
     service_key = zr.SERVICE_KEY
 
-    def query_all(self, path: str, params: t.Mapping[str, t.Any]) -> list[dict]:
+    def query_all(self, path: str, params: t.Mapping[str, t.Any], *, collection: bool = True) -> list[dict]:
         """Every result of a query action (``skip`` paging, either documented page form)."""
         results: list[dict] = []
+        guard = PageGuard(zr.SERVICE_NAME, f"GET {path}", lambda record: record.get("id"))
         while True:
             response = self.request(
-                "GET", path, params={**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}
+                "GET", path, params={**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}, collection=collection
             )
             page, _, total = zr.normalize_query_page(decode_json(response))
+            guard.check(response.content, page, pages_allowed=pages_for(total, zr.MAX_PAGE_SIZE))
             results.extend(page)
             if len(page) < zr.MAX_PAGE_SIZE or (total is not None and len(results) >= total):
                 return results
@@ -156,8 +160,9 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
         return buffer.getvalue().encode("utf-8")
 
     def upload(self, kind: str, rows: list[t.Sequence[str | None]]) -> list[dict[str, t.Any]]:
-        """Upload ``rows`` in chunks; return the queued batches (none in a dry run)."""
-        queued = []
+        """Upload ``rows`` in chunks, each exactly once; return the queued batches (none in a dry run)."""
+        queued: list[dict[str, t.Any]] = []
+        known: set[str] | None = None
         for start in range(0, len(rows), self.chunk_size):
             chunk = rows[start : start + self.chunk_size]
             if self.dry_run:
@@ -165,20 +170,55 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
                 self.tally("batched", len(chunk))
                 self.finished(len(chunk))
                 continue
-            response = self.request(
-                "POST",
-                "/batch",
-                data={"type": kind, "filetype": "csv"},
-                # Bytes, not a file object: a retried upload must send the same content again.
-                files={"content": (f"{kind}.csv", self.csv_content(chunk), "text/csv")},
-            )
-            batch = {"id": str(decode_json(response)["id"]), "type": kind, "records": len(chunk), "status": "pending"}
+            if known is None:
+                known = self.pending_batch_ids(kind)
+            batch_id = self.upload_once(kind, chunk, known)
+            known.add(batch_id)
+            batch = {"id": batch_id, "type": kind, "records": len(chunk), "status": "pending"}
             self.logger.info("ZipRecruiter %s batch %s queued with %d records", kind, batch["id"], len(chunk))
             self.batches.append(batch)
             queued.append(batch)
             self.tally("batched", len(chunk))
             self.finished(len(chunk))
         return queued
+
+    def pending_batch_ids(self, kind: str) -> set[str]:
+        return {str(b.get("id")) for b in self.query_all("/batch", {"type": kind, "status": zr.BATCH_PENDING, "properties": "id"})}
+
+    def upload_once(self, kind: str, chunk: list[t.Sequence[str | None]], known: set[str]) -> str:
+        """POST one batch file; before any retry, look for a pending batch that appeared meanwhile.
+
+        Assumed: a batch is still pending seconds after its upload (the document: "performed
+        within 1-2 hours"). One new pending batch of this type is the earlier attempt's; several
+        cannot be told apart, and the run stops rather than upload a second copy or lose one.
+        """
+
+        def uploaded_by_an_earlier_attempt() -> None:
+            appeared = sorted(self.pending_batch_ids(kind) - known)
+            if len(appeared) == 1:
+                raise _BatchFound(appeared[0])
+            if len(appeared) > 1:
+                msg = (
+                    f"ZipRecruiter: a {kind} batch upload lost its answer, and batches {', '.join(appeared)} appeared "
+                    "meanwhile: which one is ours cannot be told, so it is not uploaded again. Check them (stream "
+                    "ziprecruiter_batches) and re-run; the state was not advanced."
+                )
+                raise JobSyncError(msg)
+
+        try:
+            response = self.request(
+                "POST",
+                "/batch",
+                data={"type": kind, "filetype": "csv"},
+                # Bytes, not a file object: a retried upload must send the same content again.
+                files={"content": (f"{kind}.csv", self.csv_content(chunk), "text/csv")},
+                before_retry=self.verify_before_retry(uploaded_by_an_earlier_attempt),
+                collection=True,
+            )
+        except _BatchFound as found:
+            self.logger.info("ZipRecruiter %s batch %s: an earlier attempt queued it; not uploaded again.", kind, found.id)
+            return found.id
+        return str(decode_json(response)["id"])
 
     def wait_for(self, batches: list[dict[str, t.Any]]) -> None:
         """Poll until every batch completes; count its results; fail on a failed or stuck batch.
@@ -263,7 +303,10 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
             )
             return None if response.status_code == 404 else zr.normalize_subscriber(decode_json(response))
         response = self.request(
-            "GET", "/subscriber", params={"email": zr.email_md5(record["email"]), "properties": properties, "limit": 1}
+            "GET",
+            "/subscriber",
+            params={"email": zr.email_md5(record["email"]), "properties": properties, "limit": 1},
+            collection=True,
         )
         results, _, _ = zr.normalize_query_page(decode_json(response))
         return zr.normalize_subscriber(results[0]) if results else None
@@ -274,23 +317,46 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         form |= {name: record.get(name) for name in COMPARED_FIELDS}
         return {k: str(v) for k, v in form.items() if v not in (None, "")}
 
+    @staticmethod
+    def holds(existing: dict | None, record: dict) -> bool:
+        """Whether ZipRecruiter already has this subscription, active, with every field the record sets."""
+        return (
+            existing is not None
+            and existing.get("status") == zr.ACTIVE
+            and all(_same_text(record.get(f), existing.get(f)) for f in COMPARED_FIELDS if record.get(f) is not None)
+        )
+
     def write_record(self, record: dict) -> str:
         if _is_delete(record):
             return self.unsubscribe(record)
         form = self.submit_form(record)
         existing = self.lookup(record)
-        if existing is not None and existing.get("status") == zr.ACTIVE and all(
-            _same_text(record.get(f), existing.get(f)) for f in COMPARED_FIELDS if record.get(f) is not None
-        ):
+        if self.holds(existing, record):
             return UNCHANGED
         if not self.dry_run:
-            # Subscribing an existing address updates (and reactivates) it; it never duplicates.
-            self.request("POST", "/subscriber", data=form)
+
+            def applied_by_an_earlier_attempt() -> None:
+                # Assumed (not documented): a second subscribe of an address updates it. Not relied on:
+                # before a retry we look, and an attempt that took effect is not sent again.
+                if self.holds(self.lookup(record), record):
+                    raise _Applied
+
+            with contextlib.suppress(_Applied):
+                self.request(
+                    "POST",
+                    "/subscriber",
+                    data=form,
+                    collection=True,
+                    before_retry=self.verify_before_retry(applied_by_an_earlier_attempt),
+                )
         return CREATED if existing is None else UPDATED
 
     def unsubscribe(self, record: dict) -> str:
         existing = self.lookup(record)
-        if existing is None or existing.get("status") != zr.ACTIVE:
+        # Only a subscriber shown as deactivated is left alone: one whose status we cannot see (no
+        # `status` came back) is unsubscribed anyway. Deleting twice is harmless; keeping a person
+        # subscribed after they left is not.
+        if existing is None or existing.get("status") == zr.DEACTIVATED:
             return UNCHANGED
         if not self.dry_run:
             self.request("DELETE", f"/subscriber/{quote(str(existing['id']))}")
@@ -341,6 +407,16 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
             )
 
 
+class _Applied(Exception):  # noqa: N818 - control flow, never shown to users
+    """Raised before a retry: the earlier attempt took effect; do not send it again."""
+
+
+class _BatchFound(Exception):  # noqa: N818 - control flow, never shown to users
+    def __init__(self, batch_id: str) -> None:
+        super().__init__(batch_id)
+        self.id = batch_id
+
+
 class _SearchCreated(Exception):  # noqa: N818 - control flow, never shown to users
     """Raised before a retried submit: the earlier attempt already created the search."""
 
@@ -375,7 +451,9 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
 
     def list_searches(self, subscriber_id: str) -> list[dict]:
         path = f"/subscriber/{quote(subscriber_id)}/searches"
-        return [zr.normalize_search(s) for s in self.query_all(path, {"properties": ",".join(zr.SEARCH_PROPERTIES)})]
+        # Not a collection that always exists: 404 unknown_subscriber is about the record.
+        searches = self.query_all(path, {"properties": ",".join(zr.SEARCH_PROPERTIES)}, collection=False)
+        return [zr.normalize_search(s) for s in searches]
 
     def write_record(self, record: dict) -> str:
         subscriber_id = str(record["subscriber_id"])

@@ -275,13 +275,14 @@ DESTINATIONS = (
         },
         jobcase_input,
         jobcase_view,
-        {"jobcase_requests_per_minute": 0},
+        # Top-ups are opt-in: on here, so the non-idempotent addBudget is part of the matrix.
+        {"jobcase_requests_per_minute": 0, "jobcase_budget_updates": "top_up", "jobcase_max_budget_added_per_run": 1000},
         # addBudget adds on every call: the PUT topping up the first active campaign.
         risky=lambda store: (
             "PUT",
             f"^/campaign/{next(c for c in store['campaigns'] if c['status'] == 'Active')['id']}/$",
         ),
-        guard_log="an earlier attempt already added the budget",
+        guard_log="addBudget not sent again",
     ),
     Destination(
         "ziprecruiter",

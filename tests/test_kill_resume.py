@@ -256,7 +256,13 @@ def fresh_destinations(sandbox) -> list[dict]:
 def target_config(sandbox, directory: Path) -> list[str]:
     credentials = {name: api.credentials for name, api in sandbox.apis.items()}
     config = configs.target_config(
-        sandbox.base_urls, credentials, jobcase_requests_per_minute=0, workable_requests_per_minute=0
+        sandbox.base_urls,
+        credentials,
+        jobcase_requests_per_minute=0,
+        workable_requests_per_minute=0,
+        # Budget top-ups on: a kill right after an addBudget must not make the re-run add it again.
+        jobcase_budget_updates="top_up",
+        jobcase_max_budget_added_per_run=1000,
     )
     (directory / "target.json").write_text(json.dumps(config))
     return [sys.executable, "-m", "target_jobsync.target", "--config", str(directory / "target.json")]

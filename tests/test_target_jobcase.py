@@ -139,14 +139,14 @@ def test_same_input_twice_leaves_the_store_unchanged_and_costs_no_write(config, 
     }
 
 
-def test_a_create_retried_after_a_mid_flight_failure_updates_instead_of_duplicating(config, control):
-    """The connection drops after Jobcase created the company; the retry meets the uniqueness 400."""
+def test_a_create_whose_answer_is_lost_is_found_on_re_read_and_not_sent_again(config, control):
+    """The connection drops after Jobcase created the company: before any retry the sink looks it up."""
     control.add_fault(api="jobcase", method="POST", path="^/company/?$", kind="reset", count=1)
     summary = write(config, messages("jobcase_companies", [COMPANY], "partnerCompanyId"))
     assert len(store_company(control, "PCR-COMPANY-1")) == 1
-    assert summary["jobcase_companies"]["rejected"] == 0
+    assert (summary["jobcase_companies"]["created"], summary["jobcase_companies"]["rejected"]) == (1, 0)
     log = control.requests(api="jobcase", method="POST", path="^/company/?$")["entries"]
-    assert [e["status"] for e in log] == [201, 400]
+    assert [e["status"] for e in log] == [201], "never a second POST, never relying on a duplicate 400"
 
 
 def test_a_job_may_name_its_company_by_partner_company_id(config, control):
@@ -189,13 +189,16 @@ def test_a_job_without_its_required_fields_is_rejected_before_any_call(config, c
 # -- campaigns ------------------------------------------------------------------------------------
 
 
+TOP_UP = {"jobcase_budget_updates": "top_up", "jobcase_max_budget_added_per_run": 100}
+
+
 def test_campaign_budget_is_topped_up_to_the_total_never_added_twice(config, control):
     campaign = {"companyId": 1, "name": "Campaign 1", "budget": 60, "aggressiveness": 40}
     seeded = next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)
     assert seeded["budget"] == 20
     control.clear_requests()
-    assert write(config, messages("jobcase_campaigns", [campaign], "name"))["jobcase_campaigns"]["updated"] == 1
-    assert write(config, messages("jobcase_campaigns", [campaign], "name"))["jobcase_campaigns"]["unchanged"] == 1
+    assert write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["updated"] == 1
+    assert write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["unchanged"] == 1
     updated = next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)
     assert (updated["budget"], updated["aggressiveness"]) == (60, 40)
     assert writes_logged(control) == ["PUT /campaign/1/"]
@@ -205,7 +208,7 @@ def test_a_budget_top_up_whose_answer_is_lost_is_not_sent_again(config, control)
     """Jobcase applies the addBudget PUT, then the connection drops: the retry would add it twice."""
     control.add_fault(api="jobcase", method="PUT", path="^/campaign/1/?$", kind="reset", count=1)
     campaign = {"companyId": 1, "name": "Campaign 1", "budget": 60}
-    assert write(config, messages("jobcase_campaigns", [campaign], "name"))["jobcase_campaigns"]["updated"] == 1
+    assert write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["updated"] == 1
     assert next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)["budget"] == 60
     assert writes_logged(control) == ["PUT /campaign/1/"]
 
@@ -249,6 +252,144 @@ def test_a_deleted_campaign_is_paused(config, control):
     deleted = {"companyId": 1, "name": "Campaign 1", "_sdc_deleted_at": "2030-01-01T00:00:00Z"}
     assert write(config, messages("jobcase_campaigns", [deleted], "name"))["jobcase_campaigns"]["deleted"] == 1
     assert next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)["status"] == "Paused"
+
+
+# -- exactly-once writes: a lost answer never makes a second object, nor a second top-up ------------------
+
+
+@pytest.mark.parametrize(
+    ("stream", "record", "key", "path", "count"),
+    [
+        ("jobcase_jobs", {**JOB, "partnerCompanyId": "PC-000001"}, "adNumber", "^/job/?$", lambda s: [j for j in s["jobs"] if j["adNumber"] == "PCR-POS-1"]),
+        ("jobcase_campaigns", {"companyId": 2, "name": "Autumn", "budget": 30}, "name", "^/campaign/?$", lambda s: [c for c in s["campaigns"] if c["name"] == "Autumn"]),
+    ],
+    ids=["job", "campaign"],
+)
+def test_a_create_whose_answer_is_lost_makes_exactly_one_object_counted_created(config, control, stream, record, key, path, count):
+    control.add_fault(api="jobcase", method="POST", path=path, kind="reset", count=1)
+    summary = write(config, messages(stream, [record], key))
+    assert len(count(control.store("jobcase"))) == 1
+    assert (summary[stream]["created"], summary[stream]["updated"], summary[stream]["rejected"]) == (1, 0, 0)
+    posts = control.requests(api="jobcase", method="POST", path=path)["entries"]
+    assert len(posts) == 1, "the create is looked up before any retry, never sent twice"
+
+
+def test_job_products_whose_answer_is_lost_are_not_posted_again(config, control):
+    job = next(j for j in control.store("jobcase")["jobs"] if j["jobStatus"] == "Active")
+    fields = ("adNumber", "companyId", "jobTitle", "jobDescription", "jobCity", "jobState", "jobZipCode")
+    record = {**{k: job[k] for k in fields}, "products": ["veterans", "college"]}
+    path = f"^/job/{job['id']}/products/?$"
+    control.add_fault(api="jobcase", method="POST", path=path, kind="reset", count=1)
+    summary = write(config, messages("jobcase_jobs", [record], "adNumber"))
+    assert summary["jobcase_jobs"]["updated"] == 1
+    assert sorted(store_job(control, job["adNumber"])["products"]) == ["college", "veterans"]
+    assert len(control.requests(api="jobcase", method="POST", path=path)["entries"]) == 1
+
+
+def test_a_target_killed_right_after_a_create_then_rerun_leaves_one_job(config, control, sandbox, tmp_path):
+    """kill -9 between Jobcase applying the POST and the target reading the answer, then the same input."""
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    record = {**JOB, "adNumber": "KILLED-1", "partnerCompanyId": "PC-000001"}
+    lines = [*messages("jobcase_jobs", [record], "adNumber"), state_message({"batch": 1})]
+    # Jobcase applies the create but its answer is cut short; the target is killed while it checks (the
+    # re-listing before a retry hangs), before it knows whether its create took effect.
+    control.add_fault(api="jobcase", method="POST", path="^/job/?$", kind="truncate", count=1)
+    relisting = sandbox.add_fault(api="jobcase", method="GET", path="^/job/?$", kind="hang", delay_ms=5000, skip=2)
+    (tmp_path / "target.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "target_jobsync.target", "--config", str(tmp_path / "target.json")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("".join(json.dumps(m) + "\n" for m in lines))
+    proc.stdin.close()
+    deadline = time.monotonic() + 30
+    while not relisting.fired:
+        assert time.monotonic() < deadline, "the target never re-listed the jobs"
+        time.sleep(0.01)
+    assert [j for j in sandbox.apis["jobcase"].dump()["jobs"] if j["adNumber"] == "KILLED-1"], "the create was applied"
+    proc.send_signal(signal.SIGKILL)
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
+    proc.wait(timeout=30)
+    assert stdout == "", "killed before its answer: nothing was confirmed"
+    sandbox.clear_faults()
+    summary = write(config, messages("jobcase_jobs", [record], "adNumber"))
+    assert len([j for j in control.store("jobcase")["jobs"] if j["adNumber"] == "KILLED-1"]) == 1
+    assert summary["jobcase_jobs"]["created"] == 0
+
+
+# -- the spend guard ---------------------------------------------------------------------------------------
+
+
+def test_budget_top_ups_are_off_by_default_and_never_call_add_budget(config, control):
+    campaign = {"companyId": 1, "name": "Campaign 1", "budget": 60}
+    summary = write(config, messages("jobcase_campaigns", [campaign], "name"))
+    assert summary["jobcase_campaigns"]["unchanged"] == 1
+    assert next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)["budget"] == 20
+    assert writes_logged(control) == []
+    assert "not topped up (`jobcase_budget_updates` is 'off')" in summary["_run"].stderr
+
+
+def test_top_ups_beyond_the_per_run_cap_are_refused_naming_the_campaign_and_cap(config, control, tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    campaigns = [{"companyId": 1, "name": "Campaign 1", "budget": 60}, {"companyId": 2, "name": "Campaign 2", "budget": 60}]
+    summary = write(
+        config,
+        messages("jobcase_campaigns", campaigns, "name"),
+        jobcase_budget_updates="top_up",
+        jobcase_max_budget_added_per_run=50,
+        dead_letter_path=str(dead),
+    )
+    assert (summary["jobcase_campaigns"]["updated"], summary["jobcase_campaigns"]["rejected"]) == (1, 1)
+    [line] = [json.loads(x) for x in dead.read_text().splitlines()]
+    assert "Campaign 2" in line["error"] and "jobcase_max_budget_added_per_run" in line["error"] and "(50)" in line["error"]
+
+
+def test_top_up_without_a_cap_fails_naming_the_setting(config):
+    run = run_target(
+        {**config, "jobcase_budget_updates": "top_up"},
+        messages("jobcase_campaigns", [{"companyId": 1, "name": "Campaign 1", "budget": 60}], "name"),
+    )
+    assert run.returncode != 0
+    assert "`jobcase_max_budget_added_per_run`" in run.stderr.strip().splitlines()[-1]
+
+
+# -- configuration errors fail the run; the service throttle holds every worker -------------------------
+
+
+def test_a_mistyped_base_url_fails_at_once_with_no_state_and_no_dead_letters(config, tmp_path):
+    dead = tmp_path / "dead.jsonl"
+    wrong = config[jc.BASE_URL_SETTING].replace("/v1", "/v2")
+    run = run_target(
+        {**config, jc.BASE_URL_SETTING: wrong, "dead_letter_path": str(dead)},
+        [*messages("jobcase_companies", [COMPANY], "partnerCompanyId"), state_message({"batch": 1})],
+    )
+    assert run.returncode != 0
+    assert run.stdout.strip() == ""
+    assert not dead.exists() or dead.read_text() == ""
+    last = run.stderr.strip().splitlines()[-1]
+    assert "answered HTTP 404" in last and f"`{jc.BASE_URL_SETTING}`" in last
+
+
+def test_after_a_429_no_worker_sends_to_jobcase_before_the_retry_after_window_ends(config, control):
+    companies = [{**COMPANY, "partnerCompanyId": f"THROTTLE-{n}"} for n in range(12)]
+    control.add_fault(api="jobcase", method="POST", path="^/company/?$", kind="status", status=429, retry_after=1, skip=2)
+    summary = write(config, messages("jobcase_companies", companies, "partnerCompanyId"), max_workers=4)
+    assert summary["jobcase_companies"]["created"] == 12
+    entries = control.requests(api="jobcase")["entries"]
+    throttled = next(e["time"] for e in entries if e["status"] == 429)  # when the 429 was answered
+    # A request sent in the instant before the 429's answer reached the target was already on the wire.
+    on_the_wire = 0.1
+    inside = [round(e["arrived"] - throttled, 2) for e in entries if on_the_wire < e["arrived"] - throttled < 1.0]
+    assert inside == [], f"requests Jobcase received inside the 1 s Retry-After window: {inside}"
 
 
 # -- run modes ------------------------------------------------------------------------------------
