@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import logging
 import threading
 import time
 import typing as t
@@ -188,6 +189,20 @@ class JobSyncStream(RESTStream):
         paginator.guard = PageGuard(self.service_name, self.path or self.name, key)
         paginator.records_in = self.records_in
         return paginator
+
+    # -- logging: one summary per stream instead of per-page and per-parent noise -----------------
+    #: singer-sdk INFO lines that repeat per page or per parent record; kept at DEBUG.
+    _QUIET_PREFIXES = ("Pagination stopped after", "Beginning sync of")
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        # "Pagination stopped after 0 pages because no records were found" closes every pass that
+        # ends on an empty page (PCRecruiter's change checks...), even when the stream emitted records;
+        # "Beginning sync ... with context" repeats once per parent record of a child stream.
+        if level == logging.INFO and message.startswith(self._QUIET_PREFIXES) and (
+            "context" in message or "Pagination" in message
+        ):
+            level = logging.DEBUG
+        super().log(message, *args, level=level, **kwargs)
 
     # -- run summary -------------------------------------------------------------------------------
     #: Set once the stream (and its children) finished syncing (a stop signal names the others).
