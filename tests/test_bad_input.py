@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tempfile
 import typing as t
 from contextlib import redirect_stdout
@@ -293,6 +295,104 @@ def test_a_base_url_where_nothing_answers_fails_naming_service_and_endpoint(tap_
     assert target.returncode != 0
     assert "ZipRecruiter: GET /nothing-here/subscriber still failing after 2 attempts" in last_line(target)
     assert target.messages == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("retry_max_tries", -2, "-2 is less than the minimum of 1"),
+        ("retry_max_tries", 0, "0 is less than the minimum of 1"),
+        ("jobcase_page_size", -5, "-5 is less than the minimum of 1"),
+        ("request_timeout", -1, "-1 is less than or equal to the minimum of 0"),
+        ("max_response_mb", 0, "0 is less than or equal to the minimum of 0"),
+        ("retry_max_retry_after_seconds", -3, "-3 is less than the minimum of 0"),
+    ],
+)
+def test_numbers_out_of_range_fail_at_start_naming_the_setting(tap_config, setting, value, problem):
+    run = run_tap({**tap_config, setting: value})
+    assert run.returncode != 0
+    assert f"{problem} in config['{setting}']" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.records() == []
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "was not found."),
+        ("{not json", "is not valid JSON (line 1, column 2: Expecting property name enclosed in double quotes)."),
+        ("[1, 2]", "must hold a JSON object, not a list."),
+    ],
+    ids=["missing", "not-json", "not-an-object"],
+)
+@pytest.mark.parametrize("plugin", ["tap_jobsync.tap", "target_jobsync.target"])
+def test_a_config_file_that_is_missing_or_not_json_fails_in_one_line_naming_it(tmp_path, plugin, content, problem):
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", plugin, "--config", str(path)], input="", capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 2
+    prog = "tap-jobsync" if plugin.startswith("tap") else "target-jobsync"
+    assert proc.stderr.strip().splitlines() == [f"{prog}: error: --config file {path} {problem}"]
+
+
+@pytest.mark.parametrize("setting", ["dead_letter_path", "summary_path"])
+def test_an_unwritable_output_path_fails_at_start_before_any_write(sandbox, fresh, target_config, setting):
+    run = run_target({**target_config, setting: "/etc/hostname/not-a-directory/out.json"}, [SCHEMA, seeker(1), STATE_1])
+    assert run.returncode != 0
+    assert last_line(run).startswith(f"target-jobsync: error: Setting `{setting}`: /etc/hostname/not-a-directory/out.json cannot be written")
+    assert "seeker1@example.com" not in subscribers(sandbox)
+
+
+def test_absurdly_nested_input_fails_in_one_line_naming_the_input_line(fresh, target_config):
+    nested = '{"type": "RECORD", "stream": "ziprecruiter_subscribers", "record": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    run = run_target(target_config, [SCHEMA, nested])
+    assert run.returncode != 0
+    assert last_line(run).startswith("target-jobsync: error: input line 2: JSON nested too deeply")
+    assert "Traceback" not in run.stderr
+
+
+def test_a_base_url_with_user_and_password_names_the_real_failure_without_them(tap_config):
+    url = "http://jobsync:hunter2-Secret@127.0.0.1:9/nothing-here"
+    run = run_tap({**only(tap_config, "jobcase"), "jobcase_base_url": url, "retry_max_tries": 1})
+    assert run.returncode != 0
+    assert "connection refused by 127.0.0.1:9" in last_line(run)
+    assert "hunter2-Secret" not in run.stderr and "jobsync:hunter" not in run.stderr
+
+
+def test_a_collection_endpoint_answering_404_or_405_fails_at_once_naming_the_base_url_setting(
+    sandbox, fresh, target_config, tmp_path
+):
+    dead = tmp_path / "dead.jsonl"
+    sandbox.add_fault(api="ziprecruiter", method="POST", path="^/subscriber$", kind="status", status=405, count=100)
+    run = run_target({**target_config, "dead_letter_path": str(dead)}, [SCHEMA, *(seeker(i) for i in range(5)), STATE_1])
+    assert run.returncode != 0
+    assert "POST /ziprecruiter/job-alerts/v2/subscriber answered HTTP 405" in last_line(run)
+    assert "`ziprecruiter_base_url`" in last_line(run)
+    assert not dead.exists() or dead.read_text() == ""
+    assert run.stdout.strip() == ""
+
+
+def test_the_same_record_independent_answer_for_records_in_a_row_fails_as_a_configuration_error(
+    sandbox, fresh, target_config, tmp_path
+):
+    """Updates of existing Jobcase companies (item endpoints) all answer the same 405: not about the records."""
+    dead = tmp_path / "dead.jsonl"
+    companies = sandbox.apis["jobcase"].dump()["companies"]
+    fields = ("partnerCompanyId", "companyUrl", "companyStreet", "companyCity", "companyState", "companyZipCode")
+    renamed = [
+        record_message("jobcase_companies", {**{k: c[k] for k in fields}, "companyName": f"Renamed {c['id']}"})
+        for c in companies
+    ]
+    sandbox.add_fault(api="jobcase", method="PUT", path="^/company/", kind="status", status=405, count=100)
+    messages = [schema_message("jobcase_companies", {}, ["partnerCompanyId"]), *renamed, STATE_1]
+    run = run_target({**target_config, "dead_letter_path": str(dead)}, messages)
+    assert run.returncode != 0
+    assert "3 records in a row got the same answer" in last_line(run) and "HTTP 405" in last_line(run)
+    assert not dead.exists() or dead.read_text() == "", "nothing is dead-lettered for a configuration error"
+    assert run.stdout.strip() == ""
 
 
 # -- property: every record gets one outcome -------------------------------------------------------------------
