@@ -1,10 +1,24 @@
-"""Python client of the sandbox's ``/_control`` endpoints (tests, benchmarks, the demo)."""
+"""Python client of the sandbox's ``/_control`` endpoints (tests, benchmarks, the demo).
+
+Standard library only (``urllib``): the sandbox is its own distribution with no dependencies.
+"""
 
 from __future__ import annotations
 
+import json
 import typing as t
+import urllib.error
+import urllib.parse
+import urllib.request
 
-import requests
+
+class ControlError(Exception):
+    """A control endpoint answered an error status; the message holds the status and the body."""
+
+    def __init__(self, method: str, url: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {url} answered HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
 
 
 class SandboxClient:
@@ -13,12 +27,27 @@ class SandboxClient:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
 
-    def _call(self, method: str, path: str, **kwargs: t.Any) -> t.Any:
-        response = self.session.request(method, f"{self.url}/_control/{path}", timeout=self.timeout, **kwargs)
-        response.raise_for_status()
-        return response.json()
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: t.Any = None,
+        params: t.Mapping[str, t.Any] | None = None,
+    ) -> t.Any:
+        url = f"{self.url}/_control/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = None if json_body is None else json.dumps(json_body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - our own URL
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise ControlError(method, url, err.code, err.read().decode("utf-8", "replace")) from None
 
     def health(self) -> dict[str, t.Any]:
         return self._call("GET", "health")
@@ -28,10 +57,10 @@ class SandboxClient:
         return self.health()["base_urls"]
 
     def reset(self, seed: int = 1, sizes: t.Mapping[str, t.Mapping[str, int]] | None = None) -> dict:
-        return self._call("POST", "reset", json={"seed": seed, "sizes": sizes or {}})
+        return self._call("POST", "reset", json_body={"seed": seed, "sizes": sizes or {}})
 
     def add_fault(self, **rule: t.Any) -> dict:
-        return self._call("POST", "faults", json=rule)
+        return self._call("POST", "faults", json_body=rule)
 
     def faults(self) -> list[dict]:
         return self._call("GET", "faults")
@@ -40,10 +69,10 @@ class SandboxClient:
         return self._call("DELETE", "faults")
 
     def set_latency(self, ms: int, api: str | None = None) -> dict:
-        return self._call("POST", "latency", json={"api": api, "ms": ms})
+        return self._call("POST", "latency", json_body={"api": api, "ms": ms})
 
     def advance_clock(self, seconds: float) -> str:
-        return self._call("POST", "clock", json={"advance_seconds": seconds})["now"]
+        return self._call("POST", "clock", json_body={"advance_seconds": seconds})["now"]
 
     def now(self) -> str:
         return self._call("GET", "clock")["now"]
@@ -61,4 +90,4 @@ class SandboxClient:
         return self._call("GET", f"store/{api}")
 
     def api_control(self, api: str, action: str, payload: t.Mapping[str, t.Any] | None = None) -> t.Any:
-        return self._call("POST", f"api/{api}/{action}", json=dict(payload or {}))
+        return self._call("POST", f"api/{api}/{action}", json_body=dict(payload or {}))

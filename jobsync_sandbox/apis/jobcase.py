@@ -13,7 +13,7 @@ contradicts itself:
   keep their value. ``products``/``campaignId`` in a job ``PUT`` are ignored (the
   update table does not list them: products change through ``/job/{id}/products/``);
   ``budget`` in a campaign ``PUT`` is ignored (only ``addBudget`` adds to it).
-- Status filters: see ``jobsync_common.jobcase`` (jobs active|expired, campaigns
+- Status filters: ``JOB_STATUSES``/``CAMPAIGN_STATUSES`` below (jobs active|expired, campaigns
   active|paused|ended, default active); an unknown value is a 400 listing them.
 - Uniqueness: ``partnerCompanyId`` is documented as unique; ``adNumber`` ("your own
   system's unique identifier") and a campaign ``name`` within its company are
@@ -70,8 +70,58 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from jobsync_common import jobcase as jc
 from jobsync_sandbox.core import UTC, FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
+
+# -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
+#: "headers: {'X-Platform-Api-Key': 'REPLACE_KEY_VALUE'}"
+API_KEY_HEADER = "X-Platform-Api-Key"
+#: "To avoid rate limiting, try to stay within 200 requests per minute."
+DOCUMENTED_REQUESTS_PER_MINUTE = 200
+#: "Lists all companies, paginated (100 per page by default)" (jobs and campaigns say the same).
+DEFAULT_PAGE_SIZE = 100
+#: "status | string Default: "active" Filter by job status:" (the values are not listed: see the readings).
+DEFAULT_STATUS = "active"
+#: The values themselves are not listed. Assumed: jobs are active or expired (expire/unexpire are the
+#: only status transitions); campaigns active, paused (``isPaused``) or ended (``endDate`` passed).
+JOB_STATUSES = ("active", "expired")
+CAMPAIGN_STATUSES = ("active", "paused", "ended")
+#: "Create a company": the fields marked "required" (``companyUrl`` too, though the example omits it).
+COMPANY_REQUIRED_FIELDS = (
+    "partnerId", "companyName", "partnerCompanyId", "companyUrl",
+    "companyStreet", "companyCity", "companyState", "companyZipCode",
+)  # fmt: skip
+#: ``"jobStatus": "Active"`` in every job example; "Expires a job so that it is no longer active" (the
+#: expired value is not shown: "Expired" by analogy).
+JOB_ACTIVE, JOB_EXPIRED = "Active", "Expired"
+#: "budget required | number <float> decimal places <= 2 >= 15"
+MIN_CAMPAIGN_BUDGET = Decimal(15)
+#: "addBudget | number <float> decimal places <= 2 >= 1"
+MIN_ADD_BUDGET = Decimal(1)
+#: "jobs | Array of arrays <= 500 items"
+MAX_CAMPAIGN_JOBS = 500
+
+
+def aggressiveness_problem(value: t.Any) -> bool:
+    """ "aggressiveness | number non-empty multiple of 10 [ 10 .. 60 ]": True when ``value`` breaks it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        return True
+    return not 10 <= value <= 60 or int(value) % 10 != 0  # noqa: PLR2004 - the documented bounds
+
+
+def flat_codes(value: t.Any) -> list[t.Any] | None:
+    """A flat list from a field typed "Array of arrays" whose examples are flat (``"products": ["college"]``,
+    ``"jobs": [10]``): nested lists are flattened, a single scalar is a one-item list."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        return [value]
+    flat: list[t.Any] = []
+    for item in value:
+        if isinstance(item, (list, tuple)):
+            flat.extend(flat_codes(item) or [])
+        else:
+            flat.append(item)
+    return flat
 
 DUMP_LIMIT = 10_000
 MAX_PAGE_SIZE = 1000
@@ -391,14 +441,14 @@ def _money(value: t.Any, field: str, minimum: Decimal, errors: Errors) -> Decima
 
 def _page_args(request: Request) -> tuple[int, int]:
     offset = request.int_arg("offset", 0)
-    limit = request.int_arg("limit", jc.DEFAULT_PAGE_SIZE)
+    limit = request.int_arg("limit", DEFAULT_PAGE_SIZE)
     if offset < 0 or limit < 1:
         raise HTTPError(400, {"detail": "offset must be >= 0 and limit >= 1."})
     return offset, min(limit, MAX_PAGE_SIZE)
 
 
 def _status_arg(request: Request, allowed: tuple[str, ...]) -> str:
-    status = (request.arg("status") or jc.DEFAULT_STATUS).strip().lower()
+    status = (request.arg("status") or DEFAULT_STATUS).strip().lower()
     if status not in allowed:
         raise HTTPError(400, {"status": [f'"{status}" is not a valid choice: {", ".join(allowed)}.']})
     return status
@@ -447,7 +497,7 @@ class JobcaseAPI(SimulatedAPI):
         "campaigns": 6,
         "products": 4,
         "cost_rows": 25,
-        "rate_limit_requests": jc.DOCUMENTED_REQUESTS_PER_MINUTE,
+        "rate_limit_requests": DOCUMENTED_REQUESTS_PER_MINUTE,
         "rate_limit_window_seconds": 60,
     }
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-jobcase-key", "partner_id": 1}
@@ -533,7 +583,7 @@ class JobcaseAPI(SimulatedAPI):
             "endDate": iso(start + dt.timedelta(days=30)),
             "isConfidential": i % 7 == 0,
             "jobAttributes": {"Department": rng.choice(("Operations", "Sales", "Care"))},
-            "jobStatus": jc.JOB_EXPIRED if i % EXPIRED_EVERY == 0 else jc.JOB_ACTIVE,
+            "jobStatus": JOB_EXPIRED if i % EXPIRED_EVERY == 0 else JOB_ACTIVE,
             "applyActionType": action,
             "resumeRequired": action == "Email Address" and i % 2 == 0,
             "products": [self.products[i % len(self.products)]["code"]] if self.products else [],
@@ -650,14 +700,14 @@ class JobcaseAPI(SimulatedAPI):
 
     # -- auth and rate limit --------------------------------------------------------------------------
     def authenticate(self, request: Request) -> None:
-        key = request.header(jc.API_KEY_HEADER)
+        key = request.header(API_KEY_HEADER)
         if not key:
             raise HTTPError(401, {"detail": "Authentication credentials were not provided."})
         if key != self.credentials["api_key"]:
             raise HTTPError(401, {"detail": "Invalid API key."})
 
     def before_dispatch(self, request: Request) -> None:
-        key = request.header(jc.API_KEY_HEADER) or ""
+        key = request.header(API_KEY_HEADER) or ""
         now = time.monotonic()
         with self.lock:
             window = self.windows.setdefault(key, collections.deque())
@@ -699,7 +749,7 @@ class JobcaseAPI(SimulatedAPI):
         return dict(person)
 
     # -- companies ------------------------------------------------------------------------------------
-    COMPANY_REQUIRED = jc.COMPANY_REQUIRED_FIELDS
+    COMPANY_REQUIRED = COMPANY_REQUIRED_FIELDS
 
     def _company_from(self, body: dict, existing: dict | None) -> dict:
         errors: Errors = {}
@@ -792,7 +842,7 @@ class JobcaseAPI(SimulatedAPI):
     }
 
     def _check_products(self, value: t.Any, errors: Errors) -> list[str] | None:
-        codes = jc.normalize_codes(value)
+        codes = flat_codes(value)
         if codes is None:
             return None
         known = {p["code"] for p in self.products}
@@ -845,12 +895,12 @@ class JobcaseAPI(SimulatedAPI):
         if existing is None:  # products and campaignId only on create (the update table lists neither)
             products = self._check_products(body.get("products"), errors)
             campaign = self._campaign_or_error(body.get("campaignId"), errors)
-            if campaign is not None and len(campaign["jobs"]) >= jc.MAX_CAMPAIGN_JOBS:
-                _error(errors, "campaignId", f"A campaign holds at most {jc.MAX_CAMPAIGN_JOBS} jobs.")
+            if campaign is not None and len(campaign["jobs"]) >= MAX_CAMPAIGN_JOBS:
+                _error(errors, "campaignId", f"A campaign holds at most {MAX_CAMPAIGN_JOBS} jobs.")
         if errors:
             raise HTTPError(400, errors)
         now = self.clock.now()
-        job = dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": jc.JOB_ACTIVE, **self.JOB_DEFAULTS}
+        job = dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": JOB_ACTIVE, **self.JOB_DEFAULTS}
         for field in ("adNumber", "jobTitle", "jobDescription", "jobCity", "jobState"):
             job[field] = str(body[field]).strip()
         job["companyId"] = body["companyId"]
@@ -873,8 +923,8 @@ class JobcaseAPI(SimulatedAPI):
             self.campaigns.put(campaign)
 
     def _job_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
-        status = _status_arg(request, jc.JOB_STATUSES)
-        wanted = jc.JOB_EXPIRED if status == "expired" else jc.JOB_ACTIVE
+        status = _status_arg(request, JOB_STATUSES)
+        wanted = JOB_EXPIRED if status == "expired" else JOB_ACTIVE
         bounds = []
         for name, end_of_day in (("from", False), ("to", True)):
             raw = request.arg(name)
@@ -956,11 +1006,11 @@ class JobcaseAPI(SimulatedAPI):
 
     @route("POST", r"/job/(?P<id>\d+)/expire/")
     def expire_job(self, request: Request) -> Response:
-        return self._set_job_status(request, jc.JOB_EXPIRED)
+        return self._set_job_status(request, JOB_EXPIRED)
 
     @route("POST", r"/job/(?P<id>\d+)/unexpire/")
     def unexpire_job(self, request: Request) -> Response:
-        return self._set_job_status(request, jc.JOB_ACTIVE)
+        return self._set_job_status(request, JOB_ACTIVE)
 
     # -- campaigns ------------------------------------------------------------------------------------
     def _campaign_from(self, body: dict, existing: dict | None) -> dict:
@@ -968,19 +1018,19 @@ class JobcaseAPI(SimulatedAPI):
         _require(body, ("companyId", "name") if existing else ("companyId", "name", "budget"), errors)
         self._check_company_id(body, errors)
         aggressiveness = body.get("aggressiveness")
-        if aggressiveness is not None and jc.aggressiveness_problem(aggressiveness):
+        if aggressiveness is not None and aggressiveness_problem(aggressiveness):
             _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
         _check_bool(body, "isPaused", errors)
         end = _check_when(body, "endDate", errors)
         budget = add = None
         if existing is None and body.get("budget") is not None:
-            budget = _money(body["budget"], "budget", jc.MIN_CAMPAIGN_BUDGET, errors)
+            budget = _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors)
         if existing is not None and body.get("addBudget") is not None:
-            add = _money(body["addBudget"], "addBudget", jc.MIN_ADD_BUDGET, errors)
-        jobs = jc.normalize_codes(body.get("jobs"))
+            add = _money(body["addBudget"], "addBudget", MIN_ADD_BUDGET, errors)
+        jobs = flat_codes(body.get("jobs"))
         if jobs is not None:
-            if len(jobs) > jc.MAX_CAMPAIGN_JOBS:
-                _error(errors, "jobs", f"Ensure this field has no more than {jc.MAX_CAMPAIGN_JOBS} elements.")
+            if len(jobs) > MAX_CAMPAIGN_JOBS:
+                _error(errors, "jobs", f"Ensure this field has no more than {MAX_CAMPAIGN_JOBS} elements.")
             for job_id in jobs:
                 if isinstance(job_id, bool) or not isinstance(job_id, int) or self.jobs.get(job_id) is None:
                     _error(errors, "jobs", f'Invalid pk "{job_id}" - object does not exist.')
@@ -1016,7 +1066,7 @@ class JobcaseAPI(SimulatedAPI):
         return campaign
 
     def _campaign_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
-        status = _status_arg(request, jc.CAMPAIGN_STATUSES)
+        status = _status_arg(request, CAMPAIGN_STATUSES)
         residue = next(r for r, s in CAMPAIGN_STATUS_BY_RESIDUE.items() if s == status)
         return (lambda c: self.campaign_status(c).lower() == status), Pattern(1, self.campaigns.seeded, 3, frozenset({residue}))
 
@@ -1069,7 +1119,7 @@ class JobcaseAPI(SimulatedAPI):
     @route("POST", "/campaign/estimate/")
     def estimate(self, request: Request) -> Response:
         body = _body(request)
-        key = request.header(jc.API_KEY_HEADER) or ""
+        key = request.header(API_KEY_HEADER) or ""
         with self.lock:
             day = self.clock.now().date().isoformat()
             if self.estimates[(key, day)] >= ESTIMATES_PER_DAY:
@@ -1083,9 +1133,9 @@ class JobcaseAPI(SimulatedAPI):
             elif len(str(body["jobZipCode"]).strip()) > 7:
                 _error(errors, "jobZipCode", "Ensure this field has no more than 7 characters.")
             _check_state(body, "jobState", errors)
-            budget = _money(body["budget"], "budget", jc.MIN_CAMPAIGN_BUDGET, errors) if body.get("budget") is not None else None
+            budget = _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors) if body.get("budget") is not None else None
             aggressiveness = body.get("aggressiveness", 20)
-            if jc.aggressiveness_problem(aggressiveness):
+            if aggressiveness_problem(aggressiveness):
                 _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
             if errors:
                 raise HTTPError(400, errors)

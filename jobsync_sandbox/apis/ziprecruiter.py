@@ -54,22 +54,38 @@ import json
 import random
 import re
 import typing as t
+import zoneinfo
 
-from jobsync_common import ziprecruiter as zr
 from jobsync_sandbox.core import FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
 
 UTC = dt.timezone.utc
-# The document's names and the time zone of submitted times are shared with the connectors.
-PACIFIC = zr.SUBMIT_TIMEZONE
-SUBSCRIBER_PROPERTIES = zr.SUBSCRIBER_PROPERTIES
-SUBSCRIBER_SUBMIT_FIELDS = zr.SUBSCRIBER_SUBMIT_FIELDS
-SEARCH_PROPERTIES = zr.SEARCH_PROPERTIES
-SEARCH_SUBMIT_FIELDS = zr.SEARCH_SUBMIT_FIELDS
-BATCH_PROPERTIES = zr.BATCH_PROPERTIES
-SUBSCRIBE_COLUMNS = zr.BATCH_SUBSCRIBE_COLUMNS
-UNSUBSCRIBE_COLUMNS = zr.BATCH_UNSUBSCRIBE_COLUMNS
 
-MAX_LIMIT = zr.MAX_PAGE_SIZE
+# -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
+# The example submits "create_time='2012-05-03 17:01:05'" and later reads back "2012-05-04T00:01:05":
+# submitted wall-clock times are US Pacific (7 hours behind in May), responses UTC without an offset.
+try:
+    PACIFIC: dt.tzinfo = zoneinfo.ZoneInfo("America/Los_Angeles")
+except zoneinfo.ZoneInfoNotFoundError:  # no tz database on this host: Pacific standard time
+    PACIFIC = dt.timezone(dt.timedelta(hours=-8))
+# Subscriber "Properties" table, names whose scope includes "response" (``email`` answers the MD5:
+# "For response, the MD5 hash of the lowercased subscriber's email address").
+SUBSCRIBER_PROPERTIES = (
+    "id", "email", "name", "create_time", "search", "location", "ip_address", "status",
+    "deactivation_time", "deactivation_reason",
+)  # fmt: skip
+# ... and whose scope includes "submit".
+SUBSCRIBER_SUBMIT_FIELDS = ("email", "name", "create_time", "search", "location", "ip_address")
+# Job Searches "Properties": response scope, then submit scope ("ip_address submit").
+SEARCH_PROPERTIES = ("id", "create_time", "search", "location", "status", "deactivation_time", "deactivation_reason")
+SEARCH_SUBMIT_FIELDS = ("create_time", "search", "location", "ip_address")
+# Batch "Properties" with response scope ("ld" in the table is a typo of ``id``).
+BATCH_PROPERTIES = ("id", "status", "create_time", "complete_time", "type", "result")
+# "File Contents": the Subscribe and Unsubscribe column tables, in order (the example files are positional).
+SUBSCRIBE_COLUMNS = ("email", "search", "location", "create_time", "ip_address", "brand")
+UNSUBSCRIBE_COLUMNS = ("email", "brand")
+
+# limit: "Must be between 1 and 100, inclusive. Defaults to 50."
+MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 DUMP_LIMIT = 10_000
 # Above this many seeded subscribers an MD5 lookup scans instead of building an index.
