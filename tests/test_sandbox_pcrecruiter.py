@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from jobsync_common import pcrecruiter as pcr
 from jobsync_sandbox import Sandbox
+from jobsync_sandbox.apis.pcrecruiter import BAD_CREDENTIALS_MESSAGE, UNAUTHORIZED_MESSAGE
 
 SIZES = {"pcrecruiter": {"candidates": 30, "companies": 8, "positions": 12}}
 DAY = 86400
@@ -95,7 +96,7 @@ def test_access_token_with_wrong_credentials_is_401(sandbox, wrong):
     params[wrong] = "nope"
     response = requests.get(f"{sandbox.base_urls['pcrecruiter']}/access-token", params=params, timeout=10)
     assert response.status_code == 401
-    assert response.json() == {"Message": pcr.BAD_CREDENTIALS_MESSAGE}
+    assert response.json() == {"Message": BAD_CREDENTIALS_MESSAGE}
 
 
 def test_calls_without_a_valid_session_are_401(api, sandbox):
@@ -103,7 +104,7 @@ def test_calls_without_a_valid_session_are_401(api, sandbox):
     assert requests.get(f"{base}/candidates", timeout=10).status_code == 401
     response = requests.get(f"{base}/candidates", headers={"Authorization": "BEARER not-a-session"}, timeout=10)
     assert response.status_code == 401
-    assert response.json() == {"Message": pcr.UNAUTHORIZED_MESSAGE}
+    assert response.json() == {"Message": UNAUTHORIZED_MESSAGE}
 
 
 def test_expire_sessions_control_makes_the_next_call_401_until_a_new_login(api, control, sandbox):
