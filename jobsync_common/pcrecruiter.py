@@ -4,7 +4,7 @@ Source: ``pcrecruiter-change-tracking.txt`` (change tracking only). Everything
 else here is PCRecruiter's public REST behaviour as we know it, or our own
 choice where nothing is published; each such line says so, so that a
 correction is a one-line change. The sandbox restates the document itself
-(``jobsync_sandbox/apis/pcrecruiter.py``) and shares none of this code.
+(``sandbox/jobsync_sandbox/apis/pcrecruiter.py``) and shares none of this code.
 
 Where the document contradicts itself, the tap accepts both forms:
 
