@@ -183,6 +183,9 @@ class SimulatedAPI:
     default_sizes: t.ClassVar[dict[str, int]] = {}
     #: Credentials the sandbox accepts unless told otherwise.
     default_credentials: t.ClassVar[dict[str, t.Any]] = {}
+    #: Query parameters that choose *which* page a list answers (not its size): the ``ignore_paging``
+    #: fault removes them, so every page request is answered with the first page.
+    paging_parameters: t.ClassVar[tuple[str, ...]] = ()
 
     _route_table: t.ClassVar[list[tuple[str, re.Pattern[str], str]]]
 

@@ -501,6 +501,8 @@ class JobcaseAPI(SimulatedAPI):
         "rate_limit_window_seconds": 60,
     }
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-jobcase-key", "partner_id": 1}
+    #: "offset | integer The number of items to skip before starting to collect the result set"
+    paging_parameters = ("offset",)
     #: Not saved by `serve --state-file`: rate-limit windows are readings of this process's monotonic clock.
     persist_exclude: t.ClassVar[tuple[str, ...]] = ("windows",)
 

@@ -385,6 +385,7 @@ class PCRecruiterAPI(SimulatedAPI):
         "app_id": "jobsync",
         "api_key": "sandbox-pcr-key",
     }
+    paging_parameters = (PAGE_PARAM,)
 
     def reset(self) -> None:
         self.stores = {

@@ -150,6 +150,8 @@ class TrackJobChangesAPI(SimulatedAPI):
         "page_size": PAGE_SIZE,
     }
     default_credentials = {"api_key": "sandbox-tjc-key"}
+    #: "Simply append a page= parameter to paginate through the results."
+    paging_parameters = ("page",)
 
     # -- store --------------------------------------------------------------------------
     def reset(self) -> None:

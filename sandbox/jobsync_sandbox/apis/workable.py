@@ -162,6 +162,8 @@ class WorkableAPI(SimulatedAPI):
     # so every job change the default sandbox reports names a Workable candidate.
     default_sizes: t.ClassVar[dict[str, int]] = {"candidates": 30}
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_token": "sandbox-workable-token", "subdomain": "sandbox"}
+    #: Workable pages with ``since_id`` (the ``paging.next`` URL carries it).
+    paging_parameters = ("since_id",)
     #: Workable's public limit: 10 requests per 10 seconds per token.
     default_rate_limit: t.ClassVar[tuple[int, float]] = (10, 10.0)
 

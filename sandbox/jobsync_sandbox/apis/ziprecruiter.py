@@ -155,6 +155,8 @@ class ZipRecruiterAPI(SimulatedAPI):
         "batch_delay_ms": 1000,
     }
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-zr-key"}
+    #: "skip: The number of matching records to skip before constructing the resultant set of records."
+    paging_parameters = ("skip",)
 
     # -- store -----------------------------------------------------------------------------
     def reset(self) -> None:
