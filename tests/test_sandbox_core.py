@@ -246,3 +246,67 @@ def test_drop_applies_the_write_and_loses_the_response(control, sandbox):
         "seq": 0, "time": 0, "api": "jobcase", "method": "POST", "path": "/company/", "query": {}, "status": 201,
         "fault": "drop",
     }  # fmt: skip
+
+
+# -- readings ------------------------------------------------------------------------------------------------
+
+
+def test_readings_are_listed_with_values_default_and_the_documents_words(control):
+    readings = control.readings()
+    assert set(readings) == {"trackjobchanges", "pcrecruiter", "ziprecruiter", "jobcase", "workable"}
+    forms = readings["ziprecruiter"]["response_forms"]
+    assert forms["value"] == forms["default"] == "example"
+    assert set(forms["values"]) == {"example", "table"}
+    assert forms["doc"] and forms["why"]
+    assert control.readings("ziprecruiter")["response_forms"] == forms
+
+
+def test_a_reading_is_switched_over_http_and_lasts_until_the_next_reset(control):
+    answer = control.set_readings("ziprecruiter", response_forms="table")
+    assert answer["response_forms"]["value"] == "table"
+    assert control.reading("ziprecruiter", "response_forms") == "table"
+    control.reset()
+    assert control.reading("ziprecruiter", "response_forms") == "example"
+
+
+def test_several_apis_readings_are_switched_in_one_call(sandbox, control):
+    response = requests.post(
+        f"{sandbox.url}/_control/readings", json={"ziprecruiter": {"response_forms": "table"}}, timeout=5
+    )
+    assert response.status_code == 200
+    assert response.json()["ziprecruiter"]["response_forms"]["value"] == "table"
+    control.reset()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "named"),
+    [
+        ("api/ziprecruiter/readings", {"response_forms": "tables"}, "example, table"),
+        ("api/ziprecruiter/readings", {"no_such_reading": "x"}, "response_forms"),
+        ("readings", {"nowhere": {"x": "y"}}, "ziprecruiter"),
+    ],
+    ids=["unknown value", "unknown name", "unknown API"],
+)
+def test_an_unknown_reading_or_value_is_a_400_naming_what_is_allowed_and_switches_nothing(
+    sandbox, control, path, body, named
+):
+    response = requests.post(f"{sandbox.url}/_control/{path}", json=body, timeout=5)
+    assert response.status_code == 400
+    assert named in response.json()["error"]
+    assert control.reading("ziprecruiter", "response_forms") == "example"
+
+
+def test_readings_given_to_the_constructor_survive_a_reset():
+    with Sandbox(readings={"ziprecruiter": {"response_forms": "table"}}) as box:
+        client = SandboxClient(box.url)
+        client.reset()
+        assert client.reading("ziprecruiter", "response_forms") == "table"
+
+
+def test_the_constructor_refuses_an_unknown_api_reading_or_value():
+    with pytest.raises(ValueError, match="no API named nowhere"):
+        Sandbox(readings={"nowhere": {"x": "y"}})
+    with pytest.raises(ValueError, match="ziprecruiter has no reading 'nope'"):
+        Sandbox(readings={"ziprecruiter": {"nope": "x"}})
+    with pytest.raises(ValueError, match="must be one of example, table"):
+        Sandbox(readings={"ziprecruiter": {"response_forms": "x"}})

@@ -7,10 +7,12 @@ import json
 import signal
 import sys
 import threading
+import typing as t
 from pathlib import Path
 
 from jobsync_sandbox import persist
 from jobsync_sandbox.configs import sandbox_env, tap_config, target_config
+from jobsync_sandbox.core import parse_reading_assignments
 from jobsync_sandbox.server import Sandbox
 
 
@@ -31,24 +33,56 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--write-configs", type=Path, help="write tap.json and target.json into this directory")
     serve.add_argument("--ready-file", type=Path, help="write the base URLs here (JSON) once serving")
     serve.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="API.NAME=VALUE",
+        help="play one reading of an ambiguous API document, e.g. jobcase.trailing_slash=optional "
+        "(repeatable; `jobsync-sandbox readings` lists them all). Wins over a reading saved in --state-file",
+    )
+    serve.add_argument(
         "--state-file",
         type=Path,
         help="load every API's store and the clock from this file at start (when it exists; it then wins "
         "over --seed/--sizes) and save them there on shutdown (SIGTERM/SIGINT)",
     )
+    sub.add_parser("readings", help="list every reading the sandbox can play (name, values, default) and exit")
     return parser.parse_args(argv)
+
+
+def _fail(message: str) -> t.NoReturn:
+    print(f"jobsync-sandbox: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _print_readings() -> None:
+    for api, readings in Sandbox().describe_readings().items():
+        for name, reading in readings.items():
+            values = "|".join(reading["values"])
+            print(f"{api}.{name} = {reading['default']}   ({values})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
+    if args.command == "readings":
+        _print_readings()
+        return
     credentials = json.loads(args.credentials.read_text()) if args.credentials else None
-    sandbox = Sandbox(seed=args.seed, sizes=json.loads(args.sizes), credentials=credentials)
+    try:
+        sizes = json.loads(args.sizes)
+    except ValueError as exc:
+        _fail(f"--sizes is not JSON ({exc})")
+    try:
+        readings = parse_reading_assignments(args.reading)
+        sandbox = Sandbox(seed=args.seed, sizes=sizes, credentials=credentials, readings=readings)
+    except ValueError as exc:
+        _fail(str(exc))
     if args.state_file and args.state_file.exists():
         try:
             loaded = persist.load(sandbox, args.state_file)
         except persist.StateFileError as exc:
-            print(f"jobsync-sandbox: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+            _fail(str(exc))
+        sandbox.set_readings(readings)  # the command line wins over the saved readings
         print(f"loaded state from {args.state_file} (saved {loaded['saved_at']})", flush=True)
     sandbox.start(args.host, args.port)
     creds = {name: api.credentials for name, api in sandbox.apis.items()}

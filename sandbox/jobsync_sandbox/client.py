@@ -91,3 +91,14 @@ class SandboxClient:
 
     def api_control(self, api: str, action: str, payload: t.Mapping[str, t.Any] | None = None) -> t.Any:
         return self._call("POST", f"api/{api}/{action}", json_body=dict(payload or {}))
+
+    def readings(self, api: str | None = None) -> dict[str, t.Any]:
+        """Every API's readings, or one API's: ``{name: {"value", "default", "values", "doc", "why"}}``."""
+        return self._call("GET", f"api/{api}/readings" if api else "readings")
+
+    def set_readings(self, api: str, **values: str) -> dict[str, t.Any]:
+        """Switch readings of one API, e.g. ``set_readings("jobcase", trailing_slash="optional")``."""
+        return self._call("POST", f"api/{api}/readings", json_body=values)
+
+    def reading(self, api: str, name: str) -> str:
+        return self.readings(api)[name]["value"]

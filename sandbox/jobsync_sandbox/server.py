@@ -11,6 +11,16 @@ Control endpoints (JSON in, JSON out):
 - ``GET/DELETE /_control/requests``         request log (``?api=&method=&path=`` filters) / clear it
 - ``GET  /_control/store/<api>``            dump of an API's store
 - ``POST /_control/api/<api>/<action>``     API-specific control (see each API module)
+- ``GET  /_control/readings``               every API's readings: value, allowed values, default, the
+                                            document's words and why the default is the default
+- ``POST /_control/readings``               ``{"jobcase": {"trailing_slash": "optional"}}``
+- ``GET/POST /_control/api/<api>/readings`` one API's readings / switch them: ``{"trailing_slash": "optional"}``
+                                            (an unknown name or value is a 400 naming what is allowed;
+                                            nothing is switched then)
+
+Readings given to the constructor (``Sandbox(readings=...)``, ``jobsync-sandbox serve --reading
+api.name=value``) survive ``/_control/reset``; readings switched through ``/_control`` last until
+the next reset (like the world itself). ``serve --state-file`` saves them with the world.
 """
 
 from __future__ import annotations
@@ -235,6 +245,7 @@ class Sandbox:
         sizes: t.Mapping[str, t.Mapping[str, int]] | None = None,
         credentials: t.Mapping[str, t.Mapping[str, t.Any]] | None = None,
         api_classes: t.Sequence[type[SimulatedAPI]] | None = None,
+        readings: t.Mapping[str, t.Mapping[str, str]] | None = None,
     ) -> None:
         self.clock = Clock()
         self.requests = RequestLog()
@@ -244,6 +255,13 @@ class Sandbox:
         self._fault_seq = 0
         self._api_classes = list(api_classes or _api_classes())
         self.credentials = {k: dict(v) for k, v in (credentials or {}).items()}
+        known = {cls.name for cls in self._api_classes}
+        unknown = sorted(set(readings or {}) - known)
+        if unknown:
+            msg = f"no API named {', '.join(unknown)} (the APIs: {', '.join(sorted(known))})"
+            raise ValueError(msg)
+        #: Readings chosen at construction: every reset starts from them.
+        self.readings = {k: dict(v) for k, v in (readings or {}).items()}
         self.apis: dict[str, SimulatedAPI] = {}
         self.reset(seed=seed, sizes=sizes)
         self._server: ThreadingHTTPServer | None = None
@@ -258,7 +276,13 @@ class Sandbox:
             self.faults.clear()
         self.latency_ms.clear()
         self.apis = {
-            cls.name: cls(self, seed=seed, sizes=sizes.get(cls.name), credentials=self.credentials.get(cls.name))
+            cls.name: cls(
+                self,
+                seed=seed,
+                sizes=sizes.get(cls.name),
+                credentials=self.credentials.get(cls.name),
+                readings=self.readings.get(cls.name),
+            )
             for cls in self._api_classes
         }
 
@@ -293,6 +317,22 @@ class Sandbox:
 
     def credentials_for(self, api: str) -> dict[str, t.Any]:
         return dict(self.apis[api].credentials)
+
+    # -- readings -------------------------------------------------------------------------
+    def describe_readings(self) -> dict[str, dict[str, dict[str, t.Any]]]:
+        return {name: api.describe_readings() for name, api in self.apis.items()}
+
+    def set_readings(self, readings: t.Mapping[str, t.Mapping[str, t.Any]]) -> dict[str, dict[str, dict[str, t.Any]]]:
+        """Switch readings of several APIs: every value is checked before any is switched."""
+        unknown = sorted(set(readings) - set(self.apis))
+        if unknown:
+            msg = f"no API named {', '.join(unknown)} (the APIs: {', '.join(sorted(self.apis))})"
+            raise ValueError(msg)
+        for name, values in readings.items():
+            self.apis[name].check_readings(values)
+        for name, values in readings.items():
+            self.apis[name].set_readings(values)
+        return self.describe_readings()
 
     # -- faults -----------------------------------------------------------------------
     def add_fault(self, **rule: t.Any) -> FaultRule:
@@ -360,6 +400,19 @@ class Sandbox:
             api = self.apis[parts[1]]
             with api.lock:
                 return json_response(api.dump())
+        if parts == ["readings"]:
+            if method == "POST":
+                if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
+                    raise HTTPError(400, {"error": 'readings must look like {"jobcase": {"trailing_slash": "optional"}}'})
+                return json_response(self.set_readings(body))
+            return json_response(self.describe_readings())
+        if len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and parts[2] == "readings":
+            api = self.apis[parts[1]]
+            if method == "POST":
+                if not isinstance(body, dict):
+                    raise HTTPError(400, {"error": 'readings must look like {"trailing_slash": "optional"}'})
+                return json_response(api.set_readings(body))
+            return json_response(api.describe_readings())
         if len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and method == "POST":
             api = self.apis[parts[1]]
             with api.lock:

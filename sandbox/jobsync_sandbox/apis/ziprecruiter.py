@@ -14,10 +14,10 @@ Choices where the document is silent or contradicts itself:
 - Response forms follow the *examples* (what the live API most likely sends): the
   subscriber's address comes back as ``email_md5``; query pages carry ``offset`` and a
   string ``total_count``; a batch ``result`` is an object; a batch submit answers
-  ``id``, ``type`` and ``create_time``. The control action ``response_forms``
-  (``{"forms": "table"}``) switches to the property tables' forms (``email``, ``skip``,
-  numeric ``total_count``, ``result`` as a JSON string, submit answers ``id``) so tests
-  can prove the connectors read both.
+  ``id``, ``type`` and ``create_time``. The reading ``response_forms`` = ``table`` (also
+  the control action ``response_forms`` ``{"forms": "table"}``) switches to the property
+  tables' forms (``email``, ``skip``, numeric ``total_count``, ``result`` as a JSON string,
+  submit answers ``id``) so tests can prove the connectors read both.
 - Submitted ``create_time`` values without an offset are US Pacific wall-clock time;
   responses are UTC without an offset (the example submits ``2012-05-03 17:01:05`` and
   reads back ``2012-05-04T00:01:05``).
@@ -56,7 +56,7 @@ import re
 import typing as t
 import zoneinfo
 
-from jobsync_sandbox.core import FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
+from jobsync_sandbox.core import FilePart, HTTPError, Reading, Request, Response, SimulatedAPI, json_response, route
 
 UTC = dt.timezone.utc
 
@@ -115,6 +115,25 @@ _MULT = 0x9E3779B1  # odd, so multiplication is a bijection modulo 2**32
 _MULT_INV = pow(_MULT, -1, 1 << 32)
 
 
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "response_forms": Reading(
+        values={
+            "example": "the examples' forms: email_md5, offset, total_count as a string, batch result an object, "
+            "batch submit answers create_time, id and type",
+            "table": "the property tables' forms: email, skip, total_count a number, batch result a JSON string, "
+            "batch submit answers id (its default response property)",
+        },
+        default="example",
+        doc='Query responses: "skip | The value of the "skip" parameter" vs the example\'s "offset":0, '
+        '"total_count":"2"; subscriber "email ... For response, the MD5 hash" vs "email_md5"; batch "result | '
+        'JSON string containing results" vs the example\'s object.',
+        why="The examples are what the live API sent when the document was written; the tables may describe an "
+        "intent. Today's behaviour.",
+    ),
+}
+
+
 def _error(status: int, code: str, message: str) -> HTTPError:
     return HTTPError(status, {"error": code, "message": message})
 
@@ -157,10 +176,10 @@ class ZipRecruiterAPI(SimulatedAPI):
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-zr-key"}
     #: "skip: The number of matching records to skip before constructing the resultant set of records."
     paging_parameters = ("skip",)
+    readings_spec = READINGS
 
     # -- store -----------------------------------------------------------------------------
     def reset(self) -> None:
-        self.forms = "example"
         self.size = int(self.sizes["subscribers"])
         self.searches_max = int(self.sizes["searches_per_subscriber"])
         self.batch_delay = dt.timedelta(milliseconds=int(self.sizes["batch_delay_ms"]))
@@ -399,7 +418,7 @@ class ZipRecruiterAPI(SimulatedAPI):
     def _page(self, params: t.Mapping[str, t.Any], total: int, rows: t.Callable[[int, int], list[dict]]) -> Response:
         limit, skip = self._page_args(params)
         results = rows(skip, min(total, skip + limit)) if skip < total else []
-        if self.forms == "table":
+        if self.reading("response_forms") == "table":
             return json_response({"limit": limit, "results": results, "skip": skip, "total_count": total})
         return json_response({"limit": limit, "results": results, "offset": skip, "total_count": str(total)})
 
@@ -408,7 +427,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         out: dict[str, t.Any] = {}
         for name in properties:
             if name == "email":
-                out["email" if self.forms == "table" else "email_md5"] = record["email_md5"]
+                out["email" if self.reading("response_forms") == "table" else "email_md5"] = record["email_md5"]
             elif name.endswith("_time"):
                 out[name] = _fmt(record[name])
             else:
@@ -425,7 +444,7 @@ class ZipRecruiterAPI(SimulatedAPI):
             value = record[name]
             if name.endswith("_time"):
                 value = _fmt(value)
-            elif name == "result" and value is not None and self.forms == "table":
+            elif name == "result" and value is not None and self.reading("response_forms") == "table":
                 value = json.dumps(value)
             out[name] = value
         return out
@@ -661,7 +680,7 @@ class ZipRecruiterAPI(SimulatedAPI):
             }
             self._batches.append(batch)
             # The document's example answers more than the table's default `id`.
-            default = ("id",) if self.forms == "table" else ("create_time", "id", "type")
+            default = ("id",) if self.reading("response_forms") == "table" else ("create_time", "id", "type")
             return json_response(self._render_batch(batch, self._properties(params, BATCH_PROPERTIES, default)))
 
     def _batch_by_id(self, batch_id: str) -> dict[str, t.Any]:
@@ -774,8 +793,8 @@ class ZipRecruiterAPI(SimulatedAPI):
             return {"completed": self._complete_due_batches(everything=True)}
         if action == "response_forms":
             forms = payload.get("forms", "example")
-            if forms not in ("example", "table"):
+            if forms not in READINGS["response_forms"].values:
                 raise _error(400, "invalid_forms", "forms must be 'example' or 'table'")
-            self.forms = forms
-            return {"forms": self.forms}
+            self.set_readings({"response_forms": forms})
+            return {"forms": forms}
         return super().control(action, payload)
