@@ -10,7 +10,8 @@ the words it comes from; the sandbox shares no code with the connectors):
 - ``X-CHANGETRACKING: <version>`` on a list: only records changed since that version (net
   effect per record), filtered by ``X-CHANGETRACKING-OPERATION``; the response header
   carries the current version. ``GET null`` with ``X-CHANGETRACKING: GET`` reads it.
-- App-name mode: ``MyApp START`` / ``MyApp`` / ``MyApp STOP`` (or ``END``) per app and user.
+- App-name mode: ``MyApp START`` / ``MyApp`` / ``MyApp STOP`` (or ``END``: the ``commit_command``
+  reading) per app and user.
 
 Choices where the document is silent (each also noted where it is made):
 
@@ -24,6 +25,10 @@ Choices where the document is silent (each also noted where it is made):
 - App-name mode with nothing stored yet for (app, user) returns every record as an insert.
   A continuation or STOP with no START before it answers 400. App names are matched
   case-insensitively.
+
+Readings (``READINGS`` below; ``/_control/api/pcrecruiter/readings``, ``serve --reading
+pcrecruiter.<name>=<value>``): ``expired_version`` (error|partial), ``commit_command``
+(both|END|STOP), ``operations`` (letters|all|both), ``deleted_key`` (number|string).
 
 Controls (``POST /_control/api/pcrecruiter/<action>``): ``insert`` ``{"entity", "record"?,
 "count"?}``, ``update`` ``{"entity", "id"|"ids", "fields"}``, ``delete`` ``{"entity",
@@ -40,7 +45,7 @@ import secrets
 import typing as t
 from dataclasses import dataclass, field
 
-from jobsync_sandbox.core import HTTPError, Request, Response, SimulatedAPI, isoformat, json_response, route
+from jobsync_sandbox.core import HTTPError, Reading, Request, Response, SimulatedAPI, isoformat, json_response, route
 
 # -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
 #: "There are two headers that you can set to control Change Tracking within API calls:
@@ -85,6 +90,59 @@ ENTITIES: dict[str, str] = {"candidates": "CandidateId", "companies": "CompanyId
 EXPIRED_VERSION_STATUS = 400
 
 
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "expired_version": Reading(
+        values={
+            "error": "a version older than what is retained answers 400 naming the minimum valid version",
+            "partial": "it answers 200 with only the changes still retained: older changes are silently lost",
+        },
+        default="error",
+        doc='"Keep in mind that Change Tracking is usually only retained for up to seven days." (what happens '
+        "past that is not said)",
+        why="The document promises 'an efficient and reliable way to discover which records changed': an API "
+        "that silently drops changes would break that promise, so it is the reading tests must opt into. "
+        "Today's behaviour.",
+    ),
+    "commit_command": Reading(
+        values={
+            "both": "END and STOP both conclude an app-name pull",
+            "END": "only END concludes it (step 3's words); STOP answers 400",
+            "STOP": "only STOP concludes it (the example request); END answers 400",
+        },
+        default="both",
+        doc='"3. End Command The third request includes the END command" vs "REQUEST 3 ... '
+        'X-CHANGETRACKING: MyApp STOP"',
+        why="The prose and the example are equally literal and contradict each other; accepting both is "
+        "today's behaviour (the tap sends STOP). END and STOP alone prove a connector copes with either.",
+    ),
+    "operations": Reading(
+        values={
+            "letters": "X-CHANGETRACKING-OPERATION is a combination of I, U and D (IU, IUD...); ALL answers 400",
+            "all": "everything is asked for with ALL; the explicit list IUD answers 400 (subsets such as IU, "
+            "as in the example, still work)",
+            "both": "ALL and any combination of I, U and D are accepted",
+        },
+        default="letters",
+        doc='"you can specify whether you want to see only ADDS, EDITS, or DELETES... or ALL" vs "(I, U, and D '
+        'respectively)", "X-CHANGETRACKING-OPERATION: IU"',
+        why="The Headers section defines the header's values as the letters I, U and D and the only example "
+        "value is IU; ALL appears only in the introduction's prose. Omitting the header returns all three "
+        "in every reading (\"If this header is omitted, all three types of operations are returned\").",
+    ),
+    "deleted_key": Reading(
+        values={
+            "number": "a deleted record's key is a negative JSON number (-222222222222222)",
+            "string": 'it is a string with a minus sign in front ("-222222222222222")',
+        },
+        default="number",
+        doc='"it will have a minus (-) sign in front of it. This does not mean the primary key value is '
+        'negative" vs the example "CandidateId": -222222222222222',
+        why="The example shows the exact wire form (a negative number); the prose explains its meaning.",
+    ),
+}
+
+
 def is_valid_app_name(name: str) -> bool:
     return bool(APP_NAME_RE.fullmatch(name))
 
@@ -103,10 +161,13 @@ def parse_operations(value: str) -> str | None:
     return "".join(op for op in ALL_OPERATIONS if op in letters)
 
 
-def deleted_key(primary_key: int, *, only_deletes: bool) -> int:
+def deleted_key(primary_key: int, *, only_deletes: bool, form: str = "number") -> int | str:
     """"it will have a minus (-) sign in front of it" (the example: ``"CandidateId": -222222222222222``),
-    but "If only Deleted records are requested, the primary key value will NOT have a minus (-) sign"."""
-    return primary_key if only_deletes else -primary_key
+    but "If only Deleted records are requested, the primary key value will NOT have a minus (-) sign".
+    ``form`` is the ``deleted_key`` reading: a negative number, or a string with a minus in front."""
+    if only_deletes:
+        return primary_key
+    return f"-{primary_key}" if form == "string" else -primary_key
 
 
 def expired_version_body(requested: int, minimum: int) -> dict[str, t.Any]:
@@ -386,6 +447,7 @@ class PCRecruiterAPI(SimulatedAPI):
         "api_key": "sandbox-pcr-key",
     }
     paging_parameters = (PAGE_PARAM,)
+    readings_spec = READINGS
 
     def reset(self) -> None:
         self.stores = {
@@ -506,7 +568,8 @@ class PCRecruiterAPI(SimulatedAPI):
         self._cache.clear()
 
     def _check_version(self, since: int) -> None:
-        if since < self.min_valid_version:
+        # `expired_version` = partial: no error; the change set is then what the pruned log still holds.
+        if since < self.min_valid_version and self.reading("expired_version") == "error":
             raise HTTPError(EXPIRED_VERSION_STATUS, expired_version_body(since, self.min_valid_version))
 
     # -- request parsing ----------------------------------------------------------------------------------
@@ -537,15 +600,26 @@ class PCRecruiterAPI(SimulatedAPI):
         # The primary key always comes back, even when not asked for.
         return tuple(f for f in names if f in wanted)
 
-    @staticmethod
-    def _operations(request: Request) -> str:
+    def _operations(self, request: Request) -> str:
         raw = request.header(OPERATION_HEADER)
         if raw is None or not raw.strip():
             return ALL_OPERATIONS  # omitted: all three
+        reading = self.reading("operations")
+        if raw.strip().upper() == "ALL":
+            if reading == "letters":
+                raise _bad_request(f"{OPERATION_HEADER} must be a combination of I, U and D, got {raw!r}.")
+            return ALL_OPERATIONS
         ops = parse_operations(raw)
         if ops is None:
-            raise _bad_request(f"{OPERATION_HEADER} must be a combination of I, U and D, got {raw!r}.")
+            allowed = "a combination of I, U and D" if reading == "letters" else "ALL or a combination of I, U and D"
+            raise _bad_request(f"{OPERATION_HEADER} must be {allowed}, got {raw!r}.")
+        if ops == ALL_OPERATIONS and reading == "all":
+            raise _bad_request(f"{OPERATION_HEADER}: ask for every operation with ALL, got {raw!r}.")
         return ops
+
+    def _commit_commands(self) -> tuple[str, ...]:
+        reading = self.reading("commit_command")
+        return (END_COMMAND, STOP_COMMAND) if reading == "both" else (reading,)
 
     def _tracking(self, request: Request) -> tuple[str, t.Any] | None:
         """Parse ``X-CHANGETRACKING``: ("get",), ("version", n), ("app", (name, command))."""
@@ -563,8 +637,9 @@ class PCRecruiterAPI(SimulatedAPI):
                 f"Invalid change tracking application name {parts[0]!r}: application names {APP_NAME_RULE}."
             )
         command = parts[1].upper() if len(parts) == 2 else None
-        if command not in (None, START_COMMAND, END_COMMAND, STOP_COMMAND):
-            raise _bad_request(f"Unknown change tracking command {parts[1]!r} (use START, STOP or END).")
+        if command not in (None, START_COMMAND, *self._commit_commands()):
+            allowed = " or ".join((START_COMMAND, *self._commit_commands()))
+            raise _bad_request(f"Unknown change tracking command {parts[1]!r} (use {allowed}).")
         return ("app", (parts[0], command))
 
     # -- app-name mode ------------------------------------------------------------------------------------
@@ -583,7 +658,7 @@ class PCRecruiterAPI(SimulatedAPI):
         if pull is None:
             entry["rejected"] = True
             raise _bad_request(f"No change tracking pull in progress for application {name!r}: send '{name} START' first.")
-        if command in (END_COMMAND, STOP_COMMAND):
+        if command in self._commit_commands():
             if not on_null:
                 raise _bad_request(f"Send '{name} {command}' to the null endpoint.")
             self.app_versions[key] = pull.temp
@@ -601,7 +676,7 @@ class PCRecruiterAPI(SimulatedAPI):
             if tracking is not None and tracking[0] == "app":
                 name, command = tracking[1]
                 self._app(request, name, command, on_null=True)
-                if command in (END_COMMAND, STOP_COMMAND):
+                if command in self._commit_commands():
                     version = self.app_versions[(name.lower(), self._user(request) or "")]
             headers = {TRACKING_HEADER: str(version)} if tracking is not None else {}
             return Response(200, None, headers)
@@ -698,7 +773,8 @@ class PCRecruiterAPI(SimulatedAPI):
         rows = []
         for key, op in changes[start : start + per_page]:
             if op == DELETE:
-                rows.append({store.key_name: deleted_key(key, only_deletes=only_deletes)})
+                form = self.reading("deleted_key")
+                rows.append({store.key_name: deleted_key(key, only_deletes=only_deletes, form=form)})
             else:
                 rows.append(self._project(store.record(key) or {}, fields))
         return rows, len(changes)
