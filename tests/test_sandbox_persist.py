@@ -230,3 +230,19 @@ def test_readings_lists_every_reading_with_its_default() -> None:
         [sys.executable, "-m", "jobsync_sandbox.cli", "readings"], capture_output=True, text=True, timeout=30, check=True
     )
     assert "ziprecruiter.response_forms = example   (example|table)" in proc.stdout.splitlines()
+
+
+def test_readings_markdown_is_one_table_row_per_reading_of_the_api() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobsync_sandbox.cli", "readings", "--api", "ziprecruiter", "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "| switch | values | default | the document's words |"
+    rows = [line for line in lines[2:] if line.startswith("| `ziprecruiter.")]
+    assert len(rows) == len(lines) - 2 >= 6
+    for row in rows:  # pipes inside a cell are escaped: exactly five column separators
+        assert row.replace("\\|", "").count("|") == 5

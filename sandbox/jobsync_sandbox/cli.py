@@ -46,7 +46,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="load every API's store and the clock from this file at start (when it exists; it then wins "
         "over --seed/--sizes) and save them there on shutdown (SIGTERM/SIGINT)",
     )
-    sub.add_parser("readings", help="list every reading the sandbox can play (name, values, default) and exit")
+    readings = sub.add_parser("readings", help="list every reading the sandbox can play (name, values, default)")
+    readings.add_argument("--api", help="only this API's readings")
+    readings.add_argument("--markdown", action="store_true", help="a Markdown table per API (for docs/<service>.md)")
     return parser.parse_args(argv)
 
 
@@ -55,17 +57,33 @@ def _fail(message: str) -> t.NoReturn:
     sys.exit(2)
 
 
-def _print_readings() -> None:
-    for api, readings in Sandbox().describe_readings().items():
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _print_readings(only: str | None, *, markdown: bool) -> None:
+    described = Sandbox().describe_readings()
+    if only is not None and only not in described:
+        _fail(f"no API named {only} (the APIs: {', '.join(described)})")
+    for api, readings in described.items():
+        if only is not None and api != only:
+            continue
+        if markdown:
+            print("| switch | values | default | the document's words |\n|---|---|---|---|")
         for name, reading in readings.items():
-            values = "|".join(reading["values"])
-            print(f"{api}.{name} = {reading['default']}   ({values})", flush=True)
+            if markdown:
+                cell = _markdown_cell
+                values = "<br>".join(f"`{value}`: {cell(meaning)}" for value, meaning in reading["values"].items())
+                default = f"`{reading['default']}`: {cell(reading['why'])}"
+                print(f"| `{api}.{name}` | {values} | {default} | {cell(reading['doc'])} |")
+            else:
+                print(f"{api}.{name} = {reading['default']}   ({'|'.join(reading['values'])})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     if args.command == "readings":
-        _print_readings()
+        _print_readings(args.api, markdown=args.markdown)
         return
     credentials = json.loads(args.credentials.read_text()) if args.credentials else None
     try:
