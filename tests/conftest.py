@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobsync_sandbox import Sandbox
-from jobsync_sandbox import configs
+from jobsync_sandbox import Sandbox, configs
 from jobsync_sandbox.client import SandboxClient
 from jobsync_sandbox.core import parse_reading_assignments
 

@@ -195,7 +195,7 @@ def test_oversized_pads_the_first_object_of_a_list_body(control, sandbox):
 def test_oversized_bodies_are_compressed_as_they_are_made(control, sandbox):
     """A large answer costs the sandbox (and the wire) about a thousandth of its size."""
     control.add_fault(api="trackjobchanges", kind="oversized", size_mb=64)
-    response, compressed = raw_request(sandbox, "GET", "/trackjobchanges/api/v1/account", TJC_KEY)
+    _, compressed = raw_request(sandbox, "GET", "/trackjobchanges/api/v1/account", TJC_KEY)
     assert len(compressed) < 256 * 1024
     inflater = zlib.decompressobj(31)
     size = len(inflater.decompress(compressed, 0)) + len(inflater.flush())

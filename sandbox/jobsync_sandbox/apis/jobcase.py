@@ -939,7 +939,7 @@ class JobcaseAPI(SimulatedAPI):
 
     def _company_from(self, body: dict, existing: dict | None) -> dict:
         errors: Errors = {}
-        required = self.COMPANY_REQUIRED
+        required: tuple[str, ...] = self.COMPANY_REQUIRED
         if self.reading("company_url") == "optional":
             required = tuple(f for f in required if f != "companyUrl")
         _require(body, required, errors)
@@ -1309,15 +1309,13 @@ class JobcaseAPI(SimulatedAPI):
         offset, limit = _page_args(request)
         job_id = request.int_arg("jobId", 0) or None
         campaign_id = request.int_arg("campaignId", 0) or None
+
+        def matches(row: dict) -> bool:
+            return (job_id is None or row["jobId"] == job_id) and (campaign_id is None or row["campaignId"] == campaign_id)
+
+        # Unfiltered, every seeded row matches: paging is arithmetic; a filter scans.
+        pattern = Pattern(1, self.cost_rows.seeded) if job_id is None and campaign_id is None else None
         with self.lock:
-            if job_id is None and campaign_id is None:
-                matches: t.Callable[[dict], bool] = lambda r: True  # noqa: E731
-                pattern: Pattern | None = Pattern(1, self.cost_rows.seeded)
-            else:
-                matches = lambda r: (job_id is None or r["jobId"] == job_id) and (  # noqa: E731
-                    campaign_id is None or r["campaignId"] == campaign_id
-                )
-                pattern = None
             if self.reading("cost_data_order") == "oldest_first":
                 count, page = self.cost_rows.select(matches, pattern, offset, limit)
             else:  # newest first: the same rows counted from the end
