@@ -1,4 +1,4 @@
-"""What tap-jobsync, target-jobsync and the sandbox share about the Jobcase Partner Platform API.
+"""What tap-jobsync and target-jobsync share about the Jobcase Partner Platform API.
 
 Source: ``/work/shared/api-docs/jobcase-partner-platform-api.txt``. Where the
 document is silent or contradicts itself, the choice made is written next to
@@ -20,8 +20,6 @@ DEFAULT_BASE_URL = "https://platform-api.partners.jobcase.com/api/platform/v1"
 API_KEY_HEADER = "X-Platform-Api-Key"
 # "To avoid rate limiting, try to stay within 200 requests per minute."
 DOCUMENTED_REQUESTS_PER_MINUTE = 200
-# "Lists all ..., paginated (100 per page by default)".
-DEFAULT_PAGE_SIZE = 100
 # Rows the connectors ask for per list request. No maximum is documented; this is our
 # choice (a request costs 1/200 of a minute's quota). A server that caps `limit` lower is
 # followed correctly: paging advances by the rows received and stops at `count`.
@@ -38,10 +36,9 @@ AUTH_SETTINGS = (API_KEY_SETTING,)
 # Assumed values (lower case in the query, capitalised in records, as `jobStatus:
 # "Active"` is shown): jobs are active or expired (the expire/unexpire endpoints are
 # the only status transitions); campaigns are active, paused (`isPaused`) or ended
-# (`endDate` passed). The tap lists every value; the sandbox accepts exactly these.
+# (`endDate` passed). The tap lists every value.
 JOB_STATUSES = ("active", "expired")
 CAMPAIGN_STATUSES = ("active", "paused", "ended")
-DEFAULT_STATUS = "active"
 
 # "Create a company" fields marked required (companyUrl too, though the example omits it).
 COMPANY_REQUIRED_FIELDS = (

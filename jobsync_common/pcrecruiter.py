@@ -1,16 +1,17 @@
-"""PCRecruiter REST API: the facts the tap and the sandbox share, in one place.
+"""PCRecruiter REST API: the facts the tap relies on, in one place.
 
 Source: ``pcrecruiter-change-tracking.txt`` (change tracking only). Everything
 else here is PCRecruiter's public REST behaviour as we know it, or our own
 choice where nothing is published; each such line says so, so that a
-correction is a one-line change picked up by both the sandbox and the tap.
+correction is a one-line change. The sandbox restates the document itself
+(``sandbox/jobsync_sandbox/apis/pcrecruiter.py``) and shares none of this code.
 
 Where the document contradicts itself, the tap accepts both forms:
 
-| the document says                           | and also                       | the sandbox sends |
-|---------------------------------------------|--------------------------------|-------------------|
-| deleted key "has a minus (-) sign in front" | example ``"CandidateId": -222``| a negative number |
-| step 3 is the ``END`` command               | example request ``MyApp STOP`` | accepts both      |
+| the document says                           | and also                       |
+|---------------------------------------------|--------------------------------|
+| deleted key "has a minus (-) sign in front" | example ``"CandidateId": -222``|
+| step 3 is the ``END`` command               | example request ``MyApp STOP`` |
 """
 
 from __future__ import annotations
@@ -51,13 +52,8 @@ DEFAULT_REQUESTS_PER_MINUTE: int | None = None
 # the session then goes in `Authorization: BEARER <SessionId>`. The query string carries the
 # password and API key: never log that URL (jobsync_common.redact hides Password/ApiKey).
 ACCESS_TOKEN_PATH = "access-token"
-ACCESS_TOKEN_PARAMS = ("DatabaseId", "Username", "Password", "AppId", "ApiKey")
 SESSION_ID_KEY = "SessionId"
 AUTH_SCHEME = "BEARER"
-#: Body of a 401 (bad credentials or an unknown/expired session). Our choice: the
-#: ASP.NET Web API wording PCRecruiter's REST service answers with.
-UNAUTHORIZED_MESSAGE = "Authorization has been denied for this request."
-BAD_CREDENTIALS_MESSAGE = "Invalid DatabaseId, Username, Password, AppId or ApiKey."
 
 # -- lists ---------------------------------------------------------------------------------
 # Lists take ResultsPerPage and Page (1-based) and answer {"TotalRecords": n, "Results": [...]}.
@@ -88,8 +84,6 @@ NULL_PATH = "null"
 CURRENT_VERSION_COMMAND = "GET"
 START_COMMAND = "START"
 STOP_COMMAND = "STOP"
-#: The document's step 3 says END, its example sends STOP: both commit.
-STOP_COMMANDS = ("STOP", "END")
 INSERT, UPDATE, DELETE = "I", "U", "D"
 OPERATIONS = INSERT + UPDATE + DELETE
 #: "Change Tracking is usually only retained for up to seven days."
@@ -127,14 +121,6 @@ def app_header(app_name: str, command: str | None = None) -> str:
 
 
 # -- deleted records ------------------------------------------------------------------------------
-def deleted_key(primary_key: int, *, only_deletes: bool) -> int:
-    """How a deleted record's key is sent: negative unless only D was asked for (the TIP).
-
-    The sandbox sends a negative number, as the document's example does.
-    """
-    return primary_key if only_deletes else -primary_key
-
-
 def split_deleted_key(value: t.Any, *, only_deletes: bool) -> tuple[t.Any, bool]:
     """``(primary key, deleted?)`` from a change-set key: ``-222``, ``"-222"`` or (D only) ``222``.
 
@@ -164,14 +150,6 @@ def split_deleted_key(value: t.Any, *, only_deletes: bool) -> tuple[t.Any, bool]
 EXPIRED_VERSION_STATUS = 400
 EXPIRED_VERSION_RE = re.compile(r"minimum\s+valid\s+(?:change\s+tracking\s+)?version\D{0,20}(\d+)?", re.IGNORECASE)
 MINIMUM_VERSION_KEY = "MinimumValidVersion"
-
-
-def expired_version_body(requested: int | str, minimum: int) -> dict[str, t.Any]:
-    return {
-        "Message": f"Change tracking version {requested} is no longer available: changes are kept for "
-        f"{RETENTION.days} days and the minimum valid version is {minimum}.",
-        MINIMUM_VERSION_KEY: minimum,
-    }
 
 
 def is_expired_version_answer(status: int, text: str) -> bool:

@@ -60,11 +60,6 @@ SUBSCRIBER_PROPERTIES = (
 SEARCH_PROPERTIES = ("id", "create_time", "search", "location", "status", "deactivation_time", "deactivation_reason")
 BATCH_PROPERTIES = ("id", "status", "create_time", "complete_time", "type", "result")
 
-# Form fields of the submit actions, and the batch CSV columns (positional, in this order).
-SUBSCRIBER_SUBMIT_FIELDS = ("email", "name", "create_time", "search", "location", "ip_address")
-SEARCH_SUBMIT_FIELDS = ("create_time", "search", "location", "ip_address")
-BATCH_SUBSCRIBE_COLUMNS = ("email", "search", "location", "create_time", "ip_address", "brand")
-BATCH_UNSUBSCRIBE_COLUMNS = ("email", "brand")
 
 ACTIVE = "active"
 DEACTIVATED = "deactivated"

@@ -78,10 +78,15 @@ trap cleanup EXIT
 # -- 1. install ---------------------------------------------------------------------------------------
 mkdir -p "$LOGS"
 say "1/6 project environment (.venv)"
-if [ ! -x .venv/bin/jobsync-sandbox ]; then
+# The connectors (.) and the sandbox (./sandbox, its own distribution); reinstalled when either is missing
+# or stale (a .venv made before the sandbox moved to ./sandbox cannot import it).
+if [ ! -x .venv/bin/jobsync-sandbox ] || ! .venv/bin/python -c 'import jobsync_sandbox.cli, tap_jobsync.tap' 2>/dev/null; then
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   run_phase "pip install -e ." "$LOGS/install-project.log" \
     .venv/bin/python -m pip install --disable-pip-version-check -e .
+  # After the root: upgrading an old .venv removes the `jobsync-sandbox` script the root used to own.
+  run_phase "pip install -e ./sandbox" "$LOGS/install-sandbox.log" \
+    .venv/bin/python -m pip install --disable-pip-version-check -e ./sandbox
 fi
 say "2/6 Meltano and its plugins (scripts/install-meltano.sh)"
 run_phase "install-meltano" "$LOGS/install-meltano.log" bash scripts/install-meltano.sh

@@ -21,7 +21,7 @@ import typing as t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "sandbox")]  # also when run outside .venv
 
 from jobsync_sandbox.client import SandboxClient  # noqa: E402
 

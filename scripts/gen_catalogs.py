@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "sandbox")]  # also when run outside .venv
 
 from jobsync_sandbox import Sandbox, configs  # noqa: E402
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2: install everything the tests need and run the default test suite.
 # A fresh machine needs only Python 3.11, pip and (for PostgreSQL) Debian's apt-get:
-#   .venv           the project and its test dependencies
+#   .venv           the project and its test dependencies, and the sandbox (its own distribution, ./sandbox)
 #   .venv-meltano   Meltano, and the plugins of meltano.yml in .meltano/  (scripts/install-meltano.sh)
 #   PostgreSQL      Debian's package, when missing and running as root     (for target-postgres)
 # What cannot be installed is said here, with the reason; the tests that need it then skip
@@ -21,7 +21,10 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-step "project installed in .venv ($(( $(seconds) - start ))s)"
+# Separately and after: upgrading a .venv made when the sandbox was part of the root distribution
+# removes the old `jobsync-sandbox` script with the old root install.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ./sandbox
+step "project and sandbox installed in .venv ($(( $(seconds) - start ))s)"
 
 # -- Meltano and its plugins -------------------------------------------------------------------------
 if [ "${JOBSYNC_SKIP_MELTANO:-0}" = 1 ]; then

@@ -12,19 +12,23 @@ from pathlib import Path
 
 import pytest
 
-from jobsync_sandbox import Sandbox
-from jobsync_sandbox import configs
+from jobsync_sandbox import Sandbox, configs
 from jobsync_sandbox.client import SandboxClient
+from jobsync_sandbox.core import parse_reading_assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Under CI nothing may be skipped for want of an install (.ci/run sets CI=true).
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+#: Run the tests against other readings of the API documents, e.g.
+#: JOBSYNC_SANDBOX_READINGS="pcrecruiter.commit_command=END jobcase.trailing_slash=optional" (the `sandbox`
+#: fixture plays them; `jobsync-sandbox readings` lists them all). Empty: every default.
+READINGS = parse_reading_assignments(os.environ.get("JOBSYNC_SANDBOX_READINGS", "").split())
 
 
 @pytest.fixture(scope="module")
 def sandbox() -> t.Iterator[Sandbox]:
     """A fresh sandbox (seed 1, default sizes) for the whole test module."""
-    box = Sandbox(seed=1).start()
+    box = Sandbox(seed=1, readings=READINGS).start()
     yield box
     box.stop()
 

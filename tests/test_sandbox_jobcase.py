@@ -9,7 +9,6 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsync_common import jobcase as jc
 from jobsync_sandbox.apis.jobcase import LazyTable, Pattern
 
 KEY = "sandbox-jobcase-key"
@@ -48,7 +47,7 @@ class Jobcase:
         self.base_url = base_url
         self.session = requests.Session()
         if key is not None:
-            self.session.headers[jc.API_KEY_HEADER] = key
+            self.session.headers["X-Platform-Api-Key"] = key
 
     def __call__(self, method: str, path: str, **kwargs: t.Any) -> requests.Response:
         return self.session.request(method, self.base_url + path, timeout=10, **kwargs)
@@ -95,13 +94,17 @@ def test_lists_default_to_100_per_page(control, api):
     assert len(api.get("/company/", offset=100)["results"]) == 50
 
 
-def test_paths_work_with_and_without_trailing_slash(api):
-    assert api.get("/company/1/")["id"] == api.get("/company/1")["id"] == 1
-    assert api.get("/job")["count"] == api.get("/job/")["count"]
+def test_paths_end_in_a_slash_and_a_path_without_it_is_redirected_to_it(api):
+    assert api.get("/company/1/")["id"] == 1
+    redirect = api("GET", "/job", params={"status": "expired"}, allow_redirects=False)
+    assert redirect.status_code == 301
+    assert redirect.headers["Location"] == "/jobcase/api/platform/v1/job/?status=expired"
 
 
 def test_update_is_put_and_patch_is_not_allowed(api):
-    assert api("PATCH", "/company/1/", json={"companyName": "x"}).status_code == 405
+    patch = api("PATCH", "/company/1/", json={"companyName": "x"})
+    assert patch.status_code == 405
+    assert patch.json() == {"detail": 'Method "PATCH" not allowed.'}
 
 
 # -- companies ------------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ def test_ad_number_is_unique(api):
 def test_update_job_keeps_omitted_optional_fields_and_ignores_products(api):
     before = api.get("/job/1/")
     body = {k: before[k] for k in ("companyId", "adNumber", "jobDescription", "jobCity", "jobState")}
-    body["jobZipCode"] = jc.normalize_zip(before["jobZipCode"])  # 2108 as answered is 4 characters: "02108"
+    body["jobZipCode"] = f"{before['jobZipCode']:05d}"  # 2108 as answered is 4 characters: "02108"
     response = api("PUT", "/job/1/", json={**body, "jobTitle": "New title", "products": ["drivers"]})
     assert response.status_code == 200, response.text
     after = api.get("/job/1/")
@@ -359,7 +362,7 @@ def test_campaign_name_is_unique_within_its_company(api):
 
 
 def test_campaign_list_filters_by_status_defaulting_to_active(api):
-    counts = {s: api.get("/campaign/", status=s)["count"] for s in jc.CAMPAIGN_STATUSES}
+    counts = {s: api.get("/campaign/", status=s)["count"] for s in ("active", "paused", "ended")}
     assert counts == {"active": 2, "paused": 2, "ended": 2}
     assert api.get("/campaign/") == api.get("/campaign/", status="active")
     assert {c["status"] for c in api.get("/campaign/", status="ended")["results"]} == {"Ended"}
@@ -496,3 +499,135 @@ def test_paging_arithmetic_equals_filtering_every_record(seeded, step, residues,
     count, page = table.select(lambda r: r["hit"], pattern, offset, limit)
     assert count == len(expected)
     assert page == expected[offset : offset + limit]
+
+
+# -- readings: every plausible reading of the document --------------------------------------------------------
+
+
+def test_trailing_slash_reading_required_redirects_and_optional_serves_both_forms(api, control):
+    """Every documented URL ends in "/": a Django REST Framework service redirects a URL without it."""
+    for method in ("GET", "POST", "PUT"):
+        moved = api(method, "/company/1" if method == "PUT" else "/company", json=COMPANY, allow_redirects=False)
+        assert moved.status_code == 301, method
+        assert moved.headers["Location"].endswith("/company/1/" if method == "PUT" else "/company/")
+    assert api("GET", "/nowhere", allow_redirects=False).status_code == 404  # no slashed route either
+    control.set_readings("jobcase", trailing_slash="optional")
+    assert api.get("/company/1")["id"] == api.get("/company/1/")["id"] == 1
+    assert api.get("/job")["count"] == api.get("/job/")["count"]
+
+
+@pytest.mark.parametrize(
+    ("reading", "allowed", "refused"), [("PUT", ["PUT"], ["PATCH"]), ("PATCH", ["PATCH"], ["PUT"]), ("both", ["PUT", "PATCH"], [])]
+)
+def test_update_method_reading_accepts_put_patch_or_both(api, control, reading, allowed, refused):
+    """ "Updates a company by company identifier." shows no method."""
+    control.set_readings("jobcase", update_method=reading)
+    full = {k: v for k, v in COMPANY.items() if k not in ("companyContact", "salesRep")}
+    full["partnerCompanyId"] = "PC-000001"
+    for method in refused:
+        answer = api(method, "/company/1/", json=full)
+        assert answer.status_code == 405
+        assert answer.json() == {"detail": f'Method "{method}" not allowed.'}
+    for method in allowed:
+        body = full if method == "PUT" else {"companyName": f"Renamed by {method}"}  # PATCH is partial
+        answer = api(method, "/company/1/", json={**body, "companyName": f"Renamed by {method}"})
+        assert answer.status_code == 200, answer.text
+        assert api.get("/company/1/")["companyName"] == f"Renamed by {method}"
+    if "PATCH" in allowed:
+        job = api("PATCH", "/job/2/", json={"jobTitle": "Patched"})
+        assert job.status_code == 200 and job.json()["jobTitle"] == "Patched"
+        assert job.json()["adNumber"] == "AD-0000002"  # untouched fields keep their value
+        campaign = api("PATCH", "/campaign/1/", json={"addBudget": 5})
+        assert campaign.status_code == 200, campaign.text
+
+
+@pytest.mark.parametrize(("reading", "allowed", "refused"), [("POST", "POST", "PUT"), ("PUT", "PUT", "POST")])
+def test_products_method_reading_decides_post_or_put(api, control, reading, allowed, refused):
+    """ "Adds or removes products for a job" shows no method."""
+    control.set_readings("jobcase", products_method=reading)
+    assert api(refused, "/job/1/products/", json={"products": ["drivers"]}).status_code == 405
+    answer = api(allowed, "/job/1/products/", json={"products": ["drivers"]})
+    assert answer.status_code == 200 and answer.json()["products"] == ["drivers"]
+    control.set_readings("jobcase", products_method="both")
+    assert api(refused, "/job/1/products/", json={"products": ["college"]}).status_code == 200
+
+
+def test_job_statuses_reading_active_inactive_renames_expired_and_refuses_expired(api, control):
+    expired = api.get("/job/", status="expired")
+    assert expired["count"] == 4 and {j["jobStatus"] for j in expired["results"]} == {"Expired"}
+    control.set_readings("jobcase", job_statuses="active,inactive")
+    assert api("GET", "/job/", params={"status": "expired"}).status_code == 400
+    inactive = api.get("/job/", status="inactive")
+    assert [j["id"] for j in inactive["results"]] == [j["id"] for j in expired["results"]]
+    assert {j["jobStatus"] for j in inactive["results"]} == {"Inactive"}
+    assert api.get("/job/5/")["jobStatus"] == "Inactive"
+
+
+def test_job_statuses_reading_with_deleted_lists_no_deleted_jobs(api, control):
+    assert api("GET", "/job/", params={"status": "deleted"}).status_code == 400
+    control.set_readings("jobcase", job_statuses="active,expired,deleted")
+    assert api.get("/job/", status="deleted") == {"count": 0, "results": []}
+    assert api.get("/job/", status="expired")["count"] == 4
+
+
+def test_campaign_statuses_reading_active_inactive_gathers_paused_and_ended(api, control):
+    control.set_readings("jobcase", campaign_statuses="active,inactive")
+    assert api("GET", "/campaign/", params={"status": "paused"}).status_code == 400
+    inactive = api.get("/campaign/", status="inactive")
+    assert inactive["count"] == 4 and {c["status"] for c in inactive["results"]} == {"Inactive"}
+    assert api.get("/campaign/")["count"] == 2
+
+
+def test_campaign_budget_reading_total_or_remaining_after_spend(api, control):
+    campaign = api("POST", "/campaign/", json=CAMPAIGN).json()
+    spent = control.api_control("jobcase", "spend", {"campaign_id": campaign["id"], "amount": 2.5})
+    assert (spent["budget"], spent["budgetSpent"], spent["budgetRemaining"]) == (15, 2.5, 12.5)
+    control.set_readings("jobcase", campaign_budget="remaining")
+    read = api.get(f"/campaign/{campaign['id']}/")
+    assert (read["budget"], read["budgetSpent"], read["budgetRemaining"]) == (12.5, 2.5, 12.5)
+    added = api("PUT", f"/campaign/{campaign['id']}/", json={"companyId": 1, "name": "My Campaign", "addBudget": 5})
+    assert added.json()["budget"] == 17.5  # addBudget still adds to the total; what is shown is what is left
+    too_much = requests.post(
+        f"{control.url}/_control/api/jobcase/spend", json={"campaign_id": campaign["id"], "amount": 100}, timeout=5
+    )
+    assert too_much.status_code == 400 and "remaining budget" in too_much.json()["error"]
+
+
+def test_zip_code_form_reading_number_or_string(api, control):
+    assert api.get("/job/1/")["jobZipCode"] == 2108  # "02108" answered as the examples' number
+    control.set_readings("jobcase", zip_code_form="string")
+    assert api.get("/job/1/")["jobZipCode"] == "02108"
+
+
+def test_company_url_reading_required_or_optional(api, control):
+    without = {k: v for k, v in COMPANY.items() if k != "companyUrl"}
+    refused = api("POST", "/company/", json=without)
+    assert refused.status_code == 400 and "companyUrl" in refused.json()
+    control.set_readings("jobcase", company_url="optional")
+    created = api("POST", "/company/", json=without)
+    assert created.status_code == 201, created.text
+    assert "companyUrl" not in created.json()
+
+
+def test_uniqueness_reading_enforced_or_partner_company_id_only(api, control):
+    duplicate_job = {**JOB, "adNumber": "AD-0000001"}
+    assert api("POST", "/job/", json=duplicate_job).status_code == 400
+    assert api("POST", "/campaign/", json=CAMPAIGN).status_code == 201
+    assert api("POST", "/campaign/", json=CAMPAIGN).status_code == 400
+    control.set_readings("jobcase", uniqueness="partner_company_id_only")
+    assert api("POST", "/job/", json=duplicate_job).status_code == 201
+    assert api("POST", "/campaign/", json=CAMPAIGN).status_code == 201
+    assert [c["name"] for c in api.get("/campaign/")["results"]].count("My Campaign") == 2
+    refused = api("POST", "/company/", json={**COMPANY, "partnerCompanyId": "PC-000001"})
+    assert refused.status_code == 400 and "partnerCompanyId" in refused.json()
+
+
+def test_cost_data_order_reading_oldest_or_newest_first(api, control):
+    oldest = api.get("/campaign/cost_data/", limit=100)["results"]
+    control.set_readings("jobcase", cost_data_order="newest_first")
+    newest = api.get("/campaign/cost_data/", limit=100)["results"]
+    assert newest == oldest[::-1]
+    pages = [api.get("/campaign/cost_data/", offset=o, limit=10)["results"] for o in (0, 10, 20)]
+    assert [r for page in pages for r in page] == newest
+    by_campaign = api.get("/campaign/cost_data/", campaignId=2, limit=2)
+    assert [r["time"] for r in by_campaign["results"]] == sorted((r["time"] for r in by_campaign["results"]), reverse=True)

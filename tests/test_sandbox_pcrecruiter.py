@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from jobsync_common import pcrecruiter as pcr
 from jobsync_sandbox import Sandbox
+from jobsync_sandbox.apis.pcrecruiter import BAD_CREDENTIALS_MESSAGE, UNAUTHORIZED_MESSAGE
 
 SIZES = {"pcrecruiter": {"candidates": 30, "companies": 8, "positions": 12}}
 DAY = 86400
@@ -95,7 +96,7 @@ def test_access_token_with_wrong_credentials_is_401(sandbox, wrong):
     params[wrong] = "nope"
     response = requests.get(f"{sandbox.base_urls['pcrecruiter']}/access-token", params=params, timeout=10)
     assert response.status_code == 401
-    assert response.json() == {"Message": pcr.BAD_CREDENTIALS_MESSAGE}
+    assert response.json() == {"Message": BAD_CREDENTIALS_MESSAGE}
 
 
 def test_calls_without_a_valid_session_are_401(api, sandbox):
@@ -103,7 +104,7 @@ def test_calls_without_a_valid_session_are_401(api, sandbox):
     assert requests.get(f"{base}/candidates", timeout=10).status_code == 401
     response = requests.get(f"{base}/candidates", headers={"Authorization": "BEARER not-a-session"}, timeout=10)
     assert response.status_code == 401
-    assert response.json() == {"Message": pcr.UNAUTHORIZED_MESSAGE}
+    assert response.json() == {"Message": UNAUTHORIZED_MESSAGE}
 
 
 def test_expire_sessions_control_makes_the_next_call_401_until_a_new_login(api, control, sandbox):
@@ -434,3 +435,76 @@ def test_app_name_with_an_expired_stored_version_is_refused(api, control):
     assert api.get("null", "Weekly START").status_code == 200
     assert api.get("null", "Weekly STOP").status_code == 200
     assert api.get("candidates", "Weekly START").json()["Results"] == []
+
+
+# -- readings: every plausible reading of the document ---------------------------------------------------------------
+def test_expired_version_reading_error_refuses_and_partial_silently_answers_what_is_left(api, control):
+    """ "Change Tracking is usually only retained for up to seven days": past that, an error or a partial set."""
+    since = api.version()
+    mutate(control, "insert")
+    control.advance_clock(5 * DAY)
+    kept = mutate(control, "insert")["records"][0]["CandidateId"]
+    control.advance_clock(3 * DAY)  # the first insert is now past retention
+    assert control.reading("pcrecruiter", "expired_version") == "error"
+    refused = api.get("candidates", str(since))
+    assert refused.status_code == 400 and "minimum valid version" in refused.json()["Message"]
+
+    control.set_readings("pcrecruiter", expired_version="partial")
+    answered = api.get("candidates", str(since))
+    assert answered.status_code == 200
+    assert [r["CandidateId"] for r in answered.json()["Results"]] == [kept]  # the older insert is lost
+    assert int(answered.headers["X-CHANGETRACKING"]) == api.version()
+
+
+@pytest.mark.parametrize(
+    ("reading", "commits", "refused"),
+    [("both", ["END", "STOP"], []), ("END", ["END"], ["STOP"]), ("STOP", ["STOP"], ["END"])],
+)
+def test_commit_command_reading_decides_whether_end_stop_or_both_conclude_a_pull(api, control, reading, commits, refused):
+    """Step 3 "includes the END command"; its example request sends "MyApp STOP"."""
+    control.set_readings("pcrecruiter", commit_command=reading)
+    for command in refused:
+        api.get("candidates", "Pull START")
+        answer = api.get("null", f"Pull {command}")
+        assert answer.status_code == 400
+        assert f"Unknown change tracking command '{command}'" in answer.json()["Message"]
+    for command in commits:
+        api.get("candidates", "Pull START")
+        assert api.get("null", f"Pull {command}").status_code == 200
+        assert api.get("candidates", "Pull START").json()["TotalRecords"] == 0  # committed
+
+
+@pytest.mark.parametrize(
+    ("reading", "accepted", "refused"),
+    [("letters", ["IUD", "IU", "D"], ["ALL"]), ("all", ["ALL", "IU", "D"], ["IUD"]), ("both", ["ALL", "IUD", "IU"], [])],
+)
+def test_operations_reading_decides_between_all_and_explicit_letters(api, control, sandbox, reading, accepted, refused):
+    """ "only ADDS, EDITS, or DELETES... or ALL" vs "(I, U, and D respectively)" and the example's IU."""
+    since = api.version()
+    inserted = mutate(control, "insert")["records"][0]["CandidateId"]
+    deleted = key_of(sandbox, "candidates", 3)
+    mutate(control, "delete", id=deleted)
+    control.set_readings("pcrecruiter", operations=reading)
+    expected = {"ALL": [-deleted, inserted], "IUD": [-deleted, inserted], "IU": [inserted], "D": [deleted]}
+    for value in accepted:
+        answer = api.get("candidates", str(since), value)
+        assert answer.status_code == 200, (value, answer.text)
+        assert [r["CandidateId"] for r in answer.json()["Results"]] == expected[value]
+    for value in refused:
+        answer = api.get("candidates", str(since), value)
+        assert answer.status_code == 400
+        assert "X-CHANGETRACKING-OPERATION" in answer.json()["Message"]
+    # Omitted: all three, whatever the reading.
+    assert [r["CandidateId"] for r in api.get("candidates", str(since)).json()["Results"]] == [-deleted, inserted]
+
+
+def test_deleted_key_reading_sends_a_negative_number_or_a_minus_prefixed_string(api, control, sandbox):
+    """ "a minus (-) sign in front of it. This does not mean the primary key value is negative" vs -222222222222222."""
+    since = api.version()
+    gone = key_of(sandbox, "candidates", 5)
+    mutate(control, "delete", id=gone)
+    assert api.get("candidates", str(since)).json()["Results"] == [{"CandidateId": -gone}]
+    control.set_readings("pcrecruiter", deleted_key="string")
+    assert api.get("candidates", str(since)).json()["Results"] == [{"CandidateId": f"-{gone}"}]
+    # Only deletes asked for: no minus sign in either reading.
+    assert api.get("candidates", str(since), "D").json()["Results"] == [{"CandidateId": gone}]

@@ -182,3 +182,67 @@ def test_an_unreadable_state_file_stops_the_sandbox_naming_the_file(tmp_path: Pa
     assert proc.returncode == 2
     assert str(state) in proc.stderr and "delete it" in proc.stderr
     assert state.read_bytes() == b"not a pickle"  # never overwritten by a sandbox that did not load it
+
+
+def test_readings_come_from_the_command_line_and_survive_a_restart(tmp_path: Path) -> None:
+    state = tmp_path / "state.pickle"
+    first = ServedSandbox(state, "--reading", "ziprecruiter.response_forms=table")
+    assert first.control.reading("ziprecruiter", "response_forms") == "table"
+    first.stop()
+
+    second = ServedSandbox(state)  # no flag: the saved reading is played again
+    try:
+        assert second.control.reading("ziprecruiter", "response_forms") == "table"
+    finally:
+        second.stop()
+
+    third = ServedSandbox(state, "--reading", "ziprecruiter.response_forms=example")  # the command line wins
+    try:
+        assert third.control.reading("ziprecruiter", "response_forms") == "example"
+    finally:
+        third.stop()
+
+
+@pytest.mark.parametrize(
+    ("flag", "message"),
+    [
+        ("ziprecruiter.response_forms", "must look like api.name=value"),
+        ("ziprecruiter.response_forms=tables", "ziprecruiter.response_forms must be one of example, table"),
+        ("nowhere.x=y", "no API named nowhere"),
+    ],
+)
+def test_a_bad_reading_flag_stops_the_sandbox_with_one_line(tmp_path: Path, flag: str, message: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobsync_sandbox.cli", "serve", "--port", "0", "--reading", flag],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jobsync-sandbox: error: ")
+    assert message in lines[0]
+
+
+def test_readings_lists_every_reading_with_its_default() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobsync_sandbox.cli", "readings"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert "ziprecruiter.response_forms = example   (example|table)" in proc.stdout.splitlines()
+
+
+def test_readings_markdown_is_one_table_row_per_reading_of_the_api() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobsync_sandbox.cli", "readings", "--api", "ziprecruiter", "--markdown"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    lines = proc.stdout.strip().splitlines()
+    assert lines[0] == "| switch | values | default | the document's words |"
+    rows = [line for line in lines[2:] if line.startswith("| `ziprecruiter.")]
+    assert len(rows) == len(lines) - 2 >= 6
+    for row in rows:  # pipes inside a cell are escaped: exactly five column separators
+        assert row.replace("\\|", "").count("|") == 5

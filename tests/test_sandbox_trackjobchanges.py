@@ -395,3 +395,19 @@ def test_store_dump_holds_every_record_while_small(tjc, control):
     assert len(dumped["connections"]) == 12
     assert dumped["counts"]["employments"] == 36
     assert len(dumped["pings"]) == dumped["counts"]["pings"]
+
+
+# -- readings: every plausible reading of the document --------------------------------------------------------
+
+
+def test_employment_checked_at_reading_absent_answers_lists_in_the_list_examples_shape(tjc, control):
+    """The single connection example has employment_checked_at; the list and search examples do not."""
+    listed = tjc.get("/connections")["data"][0]
+    assert "employment_checked_at" in listed
+    control.set_readings(API, employment_checked_at="absent")
+    shorter = tjc.get("/connections")["data"][0]
+    searched = tjc.get("/connections/search", params={"query": listed["first_name"]})["data"][0]
+    for row in (shorter, searched):
+        assert not {"employment_checked_at", "new_job_flagged_at", "has_new_title"} & set(row)
+    assert shorter == {k: v for k, v in listed.items() if k in shorter}
+    assert tjc.get(f"/connections/{listed['id']}")["data"]["employment_checked_at"] == listed["employment_checked_at"]

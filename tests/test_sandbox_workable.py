@@ -272,3 +272,41 @@ def test_add_candidates_gives_workable_people_from_elsewhere(api, control):
     assert [c["email"] for c in added["candidates"]] == emails
     for email in emails:
         assert len(api("GET", "/candidates", params={"email": email}).json()["candidates"]) == 1
+
+
+# -- readings: every plausible reading of the document ---------------------------------------------------------
+def test_token_scopes_reading_w_candidates_only_refuses_reads_but_allows_the_patch(api, control):
+    """ "Required scope: w_candidates." is the only scope the document names."""
+    candidate = first_candidate(control)
+    assert api("GET", f"/candidates/{candidate['id']}").status_code == 200
+    control.set_readings("workable", token_scopes="w_candidates")
+    for path in (f"/candidates/{candidate['id']}", "/candidates", f"/candidates?email={candidate['email']}"):
+        refused = api("GET", path)
+        assert refused.status_code == 403
+        assert "r_candidates" in refused.json()["error"]
+    patched = patch(api, candidate["id"], {"headline": "Written without reading"})
+    assert patched.status_code == 200 and patched.json()["candidate"]["headline"] == "Written without reading"
+    assert api("GET", "/candidates", token="wrong-token").status_code == 401  # a bad token is still a 401
+
+
+def test_unknown_fields_reading_refused_or_ignored(api, control):
+    """ "Here is a list of fields that can be provided:" says nothing about other keys."""
+    candidate = first_candidate(control)
+    fields = {
+        "headline": "Kept",
+        "favourite_colour": "green",
+        "experience_entries": [{"title": "Nurse", "company": "Acme", "salary": 1}],
+        "social_profiles": [{"type": "github", "url": "https://github.com/x", "followers": 3}],
+    }
+    refused = patch(api, candidate["id"], fields)
+    assert refused.status_code == 422
+    assert set(refused.json()["validation_errors"]) == {
+        "favourite_colour", "experience_entries[0].salary", "social_profiles[0].followers",
+    }  # fmt: skip
+    control.set_readings("workable", unknown_fields="ignored")
+    applied = patch(api, candidate["id"], fields)
+    assert applied.status_code == 200, applied.text
+    stored = applied.json()["candidate"]
+    assert stored["headline"] == "Kept" and "favourite_colour" not in stored
+    assert [(e["title"], "salary" in e) for e in stored["experience_entries"]] == [("Nurse", False)]
+    assert stored["social_profiles"][0]["type"] == "github" and "followers" not in stored["social_profiles"][0]

@@ -370,3 +370,71 @@ def test_a_million_subscribers_are_served_lazily_and_dump_is_bounded(sandbox, co
     # Only the changed subscriber is listed (and kept in memory).
     assert [s["id"] for s in dump["subscribers"]] == [subscriber_id]
     control.reset()
+
+
+# -- readings: every plausible reading of the document --------------------------------------------------------
+
+
+def test_properties_format_reading_comma_repeated_or_ignored(zr, control):
+    """ "properties | all | The resource-specific properties to include in the response." (no format given)"""
+    first = {"id", "status", "search"}
+    comma = zr.get("/subscriber", properties="id,status,search", limit=1).json()["results"][0]
+    assert set(comma) == first
+    control.set_readings("ziprecruiter", properties_format="repeated")
+    repeated = zr.get("/subscriber", properties=["id", "status", "search"], limit=1).json()["results"][0]
+    assert repeated == comma
+    refused = zr.get("/subscriber", properties="id,status,search", limit=1)
+    assert (refused.status_code, error_code(refused)) == (400, "invalid_properties")
+    control.set_readings("ziprecruiter", properties_format="ignored")
+    assert zr.get("/subscriber", properties="id,status,search", limit=1).json()["results"][0] == {"id": comma["id"]}
+    retrieved = zr.get(f"/subscriber/{comma['id']}", properties="status").json()
+    assert set(retrieved) == {"id", "email_md5", "create_time", "deactivation_time", "deactivation_reason"}
+
+
+def test_subscribe_body_reading_multipart_only_ignores_a_urlencoded_body(zr, control):
+    """Every submit example is `curl --form` (multipart/form-data)."""
+    form = {"email": "encoded@example.com", "search": "Nurse"}
+    assert zr.post("/subscriber", data=form).status_code == 200  # urlencoded
+    control.set_readings("ziprecruiter", subscribe_body="multipart_only")
+    refused = zr.post("/subscriber", data=form)
+    assert (refused.status_code, error_code(refused)) == (400, "missing_email")
+    multipart = {name: (None, value) for name, value in form.items()}
+    subscriber = zr.post("/subscriber", files=multipart)
+    assert subscriber.status_code == 200, subscriber.text
+    search = f"/subscriber/{subscriber.json()['id']}/searches"
+    assert error_code(zr.post(search, data={"search": "CEO"})) == "missing_search"
+    assert zr.post(search, files={"search": (None, "CEO")}).status_code == 200
+
+
+def test_submit_timezone_reading_pacific_or_utc(zr, control):
+    """The example submits '2012-05-03 17:01:05' and reads back 2012-05-04T00:01:05."""
+    pacific = zr.subscribe(email="pacific@example.com", create_time="2012-05-03 17:01:05", search="CEO")
+    assert zr.get(f"/subscriber/{pacific}").json()["create_time"] == "2012-05-04T00:01:05"
+    control.set_readings("ziprecruiter", submit_timezone="utc")
+    utc = zr.subscribe(email="utc@example.com", create_time="2012-05-03 17:01:05", search="CEO")
+    assert zr.get(f"/subscriber/{utc}").json()["create_time"] == "2012-05-03T17:01:05"
+
+
+def test_search_submit_reading_always_new_or_deduplicate(zr, control):
+    """ "submit | POST | /searches | Create a job search for a job seeker." """
+    subscriber_id = zr.subscribe(email="dedupe@example.com", search="CEO")
+    path = f"/subscriber/{subscriber_id}/searches"
+    first = zr.post(path, data={"search": "Nurse", "location": "10023"}).json()["id"]
+    control.set_readings("ziprecruiter", search_submit="deduplicate")
+    again = zr.post(path, data={"search": " nurse ", "location": "10023"}).json()["id"]
+    assert again == first
+    assert zr.get(path).json()["total_count"] == "1"
+    assert zr.post(path, data={"search": "Nurse", "location": "Austin, TX"}).json()["id"] != first
+
+
+def test_subscriber_deactivation_reading_keeps_or_deactivates_searches(zr, control):
+    def searches_after_deactivating(email: str) -> set[str]:
+        subscriber_id = zr.subscribe(email=email, search="CEO")
+        zr.post(f"/subscriber/{subscriber_id}/searches", data={"search": "Nurse"})
+        assert zr.delete(f"/subscriber/{subscriber_id}").status_code == 200
+        rows = zr.get(f"/subscriber/{subscriber_id}/searches", properties="id,status").json()["results"]
+        return {r["status"] for r in rows}
+
+    assert searches_after_deactivating("keeps@example.com") == {"active"}
+    control.set_readings("ziprecruiter", subscriber_deactivation="deactivates_searches")
+    assert searches_after_deactivating("cascades@example.com") == {"deactivated"}

@@ -7,10 +7,12 @@ import json
 import signal
 import sys
 import threading
+import typing as t
 from pathlib import Path
 
 from jobsync_sandbox import persist
 from jobsync_sandbox.configs import sandbox_env, tap_config, target_config
+from jobsync_sandbox.core import parse_reading_assignments
 from jobsync_sandbox.server import Sandbox
 
 
@@ -31,24 +33,74 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     serve.add_argument("--write-configs", type=Path, help="write tap.json and target.json into this directory")
     serve.add_argument("--ready-file", type=Path, help="write the base URLs here (JSON) once serving")
     serve.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="API.NAME=VALUE",
+        help="play one reading of an ambiguous API document, e.g. jobcase.trailing_slash=optional "
+        "(repeatable; `jobsync-sandbox readings` lists them all). Wins over a reading saved in --state-file",
+    )
+    serve.add_argument(
         "--state-file",
         type=Path,
         help="load every API's store and the clock from this file at start (when it exists; it then wins "
         "over --seed/--sizes) and save them there on shutdown (SIGTERM/SIGINT)",
     )
+    readings = sub.add_parser("readings", help="list every reading the sandbox can play (name, values, default)")
+    readings.add_argument("--api", help="only this API's readings")
+    readings.add_argument("--markdown", action="store_true", help="a Markdown table per API (for docs/<service>.md)")
     return parser.parse_args(argv)
+
+
+def _fail(message: str) -> t.NoReturn:
+    print(f"jobsync-sandbox: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _print_readings(only: str | None, *, markdown: bool) -> None:
+    described = Sandbox().describe_readings()
+    if only is not None and only not in described:
+        _fail(f"no API named {only} (the APIs: {', '.join(described)})")
+    for api, readings in described.items():
+        if only is not None and api != only:
+            continue
+        if markdown:
+            print("| switch | values | default | the document's words |\n|---|---|---|---|")
+        for name, reading in readings.items():
+            if markdown:
+                cell = _markdown_cell
+                values = "<br>".join(f"`{value}`: {cell(meaning)}" for value, meaning in reading["values"].items())
+                default = f"`{reading['default']}`: {cell(reading['why'])}"
+                print(f"| `{api}.{name}` | {values} | {default} | {cell(reading['doc'])} |")
+            else:
+                print(f"{api}.{name} = {reading['default']}   ({'|'.join(reading['values'])})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
+    if args.command == "readings":
+        _print_readings(args.api, markdown=args.markdown)
+        return
     credentials = json.loads(args.credentials.read_text()) if args.credentials else None
-    sandbox = Sandbox(seed=args.seed, sizes=json.loads(args.sizes), credentials=credentials)
+    try:
+        sizes = json.loads(args.sizes)
+    except ValueError as exc:
+        _fail(f"--sizes is not JSON ({exc})")
+    try:
+        readings = parse_reading_assignments(args.reading)
+        sandbox = Sandbox(seed=args.seed, sizes=sizes, credentials=credentials, readings=readings)
+    except ValueError as exc:
+        _fail(str(exc))
     if args.state_file and args.state_file.exists():
         try:
             loaded = persist.load(sandbox, args.state_file)
         except persist.StateFileError as exc:
-            print(f"jobsync-sandbox: error: {exc}", file=sys.stderr)
-            sys.exit(2)
+            _fail(str(exc))
+        sandbox.set_readings(readings)  # the command line wins over the saved readings
         print(f"loaded state from {args.state_file} (saved {loaded['saved_at']})", flush=True)
     sandbox.start(args.host, args.port)
     creds = {name: api.credentials for name, api in sandbox.apis.items()}

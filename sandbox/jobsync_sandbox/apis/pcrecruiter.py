@@ -1,6 +1,7 @@
 """Simulated PCRecruiter REST API with change tracking (``pcrecruiter-change-tracking.txt``).
 
-What it serves below ``/pcrecruiter/rest/api`` (facts in :mod:`jobsync_common.pcrecruiter`):
+What it serves below ``/pcrecruiter/rest/api`` (the document's rules are restated below, each next to
+the words it comes from; the sandbox shares no code with the connectors):
 
 - ``GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey=`` -> ``{"SessionId"}``;
   every other call needs ``Authorization: BEARER <SessionId>`` (else 401).
@@ -9,7 +10,8 @@ What it serves below ``/pcrecruiter/rest/api`` (facts in :mod:`jobsync_common.pc
 - ``X-CHANGETRACKING: <version>`` on a list: only records changed since that version (net
   effect per record), filtered by ``X-CHANGETRACKING-OPERATION``; the response header
   carries the current version. ``GET null`` with ``X-CHANGETRACKING: GET`` reads it.
-- App-name mode: ``MyApp START`` / ``MyApp`` / ``MyApp STOP`` (or ``END``) per app and user.
+- App-name mode: ``MyApp START`` / ``MyApp`` / ``MyApp STOP`` (or ``END``: the ``commit_command``
+  reading) per app and user.
 
 Choices where the document is silent (each also noted where it is made):
 
@@ -23,6 +25,10 @@ Choices where the document is silent (each also noted where it is made):
 - App-name mode with nothing stored yet for (app, user) returns every record as an insert.
   A continuation or STOP with no START before it answers 400. App names are matched
   case-insensitively.
+
+Readings (``READINGS`` below; ``/_control/api/pcrecruiter/readings``, ``serve --reading
+pcrecruiter.<name>=<value>``): ``expired_version`` (error|partial), ``commit_command``
+(both|END|STOP), ``operations`` (letters|all|both), ``deleted_key`` (number|string).
 
 Controls (``POST /_control/api/pcrecruiter/<action>``): ``insert`` ``{"entity", "record"?,
 "count"?}``, ``update`` ``{"entity", "id"|"ids", "fields"}``, ``delete`` ``{"entity",
@@ -39,8 +45,137 @@ import secrets
 import typing as t
 from dataclasses import dataclass, field
 
-from jobsync_common import pcrecruiter as pcr
-from jobsync_sandbox.core import HTTPError, Request, Response, SimulatedAPI, isoformat, json_response, route
+from jobsync_sandbox.core import HTTPError, Reading, Request, Response, SimulatedAPI, isoformat, json_response, route
+
+# -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
+#: "There are two headers that you can set to control Change Tracking within API calls:
+#:  1. X-CHANGETRACKING ... 2. X-CHANGETRACKING-OPERATION"
+TRACKING_HEADER = "X-CHANGETRACKING"
+OPERATION_HEADER = "X-CHANGETRACKING-OPERATION"
+#: "based on whether they were inserted, updated, or deleted (I, U, and D respectively). If this header
+#:  is omitted, all three types of operations are returned."
+INSERT, UPDATE, DELETE = "I", "U", "D"
+ALL_OPERATIONS = INSERT + UPDATE + DELETE
+#: "This API call is to the null endpoint and requests the current Change Tracking Version":
+#: "GET /rest/api/null", "Request header: X-CHANGETRACKING: GET".
+CURRENT_VERSION_COMMAND = "GET"
+#: "The first request includes the START command after the application name"; "The third request
+#: includes the END command" (its example sends "X-CHANGETRACKING: MyApp STOP": see `commit_command`).
+START_COMMAND, END_COMMAND, STOP_COMMAND = "START", "END", "STOP"
+#: "Change Tracking is usually only retained for up to seven days."
+RETENTION = dt.timedelta(days=7)
+#: "Appnames must start with a non-numeric character and be a total of 10 alphanumeric characters or less."
+APP_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,9}")
+APP_NAME_RULE = "must start with a letter and be at most 10 letters or digits"
+
+# -- not in the document: PCRecruiter's public REST API (each one a sandbox assumption) -----------------------
+#: ``GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey=`` -> ``{"SessionId": ...}``, then
+#: ``Authorization: BEARER <SessionId>``.
+ACCESS_TOKEN_PATH = "access-token"
+SESSION_ID_KEY = "SessionId"
+AUTH_SCHEME = "BEARER"
+#: 401 bodies, in the ASP.NET Web API wording PCRecruiter's REST service answers with.
+UNAUTHORIZED_MESSAGE = "Authorization has been denied for this request."
+BAD_CREDENTIALS_MESSAGE = "Invalid DatabaseId, Username, Password, AppId or ApiKey."
+#: Lists: ``ResultsPerPage`` and 1-based ``Page`` in, ``{"TotalRecords", "Results"}`` out; the document's
+#: example query string supplies ``query`` and ``fields``.
+PAGE_PARAM, RESULTS_PER_PAGE_PARAM, QUERY_PARAM, FIELDS_PARAM = "Page", "ResultsPerPage", "query", "fields"
+TOTAL_KEY, RESULTS_KEY = "TotalRecords", "Results"
+#: Page sizes: 100 by default and at most 500 (refused above it, so a client's wrong guess fails loudly).
+DEFAULT_RESULTS_PER_PAGE = 100
+MAX_RESULTS_PER_PAGE = 500
+#: The entities served and their primary keys (the example's ``CandidateId``; the others by analogy).
+ENTITIES: dict[str, str] = {"candidates": "CandidateId", "companies": "CompanyId", "positions": "JobId"}
+#: A version older than what is retained: HTTP 400 naming the minimum valid version (the document names no error).
+EXPIRED_VERSION_STATUS = 400
+
+
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "expired_version": Reading(
+        values={
+            "error": "a version older than what is retained answers 400 naming the minimum valid version",
+            "partial": "it answers 200 with only the changes still retained: older changes are silently lost",
+        },
+        default="error",
+        doc='"Keep in mind that Change Tracking is usually only retained for up to seven days." (what happens '
+        "past that is not said)",
+        why="The document promises 'an efficient and reliable way to discover which records changed': an API "
+        "that silently drops changes would break that promise, so it is the reading tests must opt into. "
+        "Today's behaviour.",
+    ),
+    "commit_command": Reading(
+        values={
+            "both": "END and STOP both conclude an app-name pull",
+            "END": "only END concludes it (step 3's words); STOP answers 400",
+            "STOP": "only STOP concludes it (the example request); END answers 400",
+        },
+        default="both",
+        doc='"3. End Command The third request includes the END command" vs "REQUEST 3 ... '
+        'X-CHANGETRACKING: MyApp STOP"',
+        why="The prose and the example are equally literal and contradict each other; accepting both is "
+        "today's behaviour (the tap sends STOP). END and STOP alone prove a connector copes with either.",
+    ),
+    "operations": Reading(
+        values={
+            "letters": "X-CHANGETRACKING-OPERATION is a combination of I, U and D (IU, IUD...); ALL answers 400",
+            "all": "everything is asked for with ALL; the explicit list IUD answers 400 (subsets such as IU, "
+            "as in the example, still work)",
+            "both": "ALL and any combination of I, U and D are accepted",
+        },
+        default="letters",
+        doc='"you can specify whether you want to see only ADDS, EDITS, or DELETES... or ALL" vs "(I, U, and D '
+        'respectively)", "X-CHANGETRACKING-OPERATION: IU"',
+        why="The Headers section defines the header's values as the letters I, U and D and the only example "
+        "value is IU; ALL appears only in the introduction's prose. Omitting the header returns all three "
+        "in every reading (\"If this header is omitted, all three types of operations are returned\").",
+    ),
+    "deleted_key": Reading(
+        values={
+            "number": "a deleted record's key is a negative JSON number (-222222222222222)",
+            "string": 'it is a string with a minus sign in front ("-222222222222222")',
+        },
+        default="number",
+        doc='"it will have a minus (-) sign in front of it. This does not mean the primary key value is '
+        'negative" vs the example "CandidateId": -222222222222222',
+        why="The example shows the exact wire form (a negative number); the prose explains its meaning.",
+    ),
+}
+
+
+def is_valid_app_name(name: str) -> bool:
+    return bool(APP_NAME_RE.fullmatch(name))
+
+
+def parse_version(value: str) -> int | None:
+    """A change-tracking version (``1234567890`` in the examples): digits only."""
+    text = value.strip()
+    return int(text) if text.isdigit() else None
+
+
+def parse_operations(value: str) -> str | None:
+    """``IU`` -> ``IU``: letters of I, U and D (any order, any case), in document order; else None."""
+    letters = set(value.strip().upper())
+    if not letters or not letters <= set(ALL_OPERATIONS):
+        return None
+    return "".join(op for op in ALL_OPERATIONS if op in letters)
+
+
+def deleted_key(primary_key: int, *, only_deletes: bool, form: str = "number") -> int | str:
+    """"it will have a minus (-) sign in front of it" (the example: ``"CandidateId": -222222222222222``),
+    but "If only Deleted records are requested, the primary key value will NOT have a minus (-) sign".
+    ``form`` is the ``deleted_key`` reading: a negative number, or a string with a minus in front."""
+    if only_deletes:
+        return primary_key
+    return f"-{primary_key}" if form == "string" else -primary_key
+
+
+def expired_version_body(requested: int, minimum: int) -> dict[str, t.Any]:
+    return {
+        "Message": f"Change tracking version {requested} is no longer available: changes are kept for "
+        f"{RETENTION.days} days and the minimum valid version is {minimum}.",
+        "MinimumValidVersion": minimum,
+    }
 
 INITIAL_VERSION = 1000
 #: Records listed in full by ``dump()``; beyond that only the changed ones are.
@@ -223,12 +358,12 @@ class _EntityStore:
             last[change.key] = change.op
         net = []
         for key in sorted(last):
-            if last[key] == pcr.DELETE:
-                net.append((key, pcr.DELETE))
-            elif first[key] == pcr.INSERT:
-                net.append((key, pcr.INSERT))
+            if last[key] == DELETE:
+                net.append((key, DELETE))
+            elif first[key] == INSERT:
+                net.append((key, INSERT))
             else:
-                net.append((key, pcr.UPDATE))
+                net.append((key, UPDATE))
         return net
 
 
@@ -311,11 +446,13 @@ class PCRecruiterAPI(SimulatedAPI):
         "app_id": "jobsync",
         "api_key": "sandbox-pcr-key",
     }
+    paging_parameters = (PAGE_PARAM,)
+    readings_spec = READINGS
 
     def reset(self) -> None:
         self.stores = {
             name: _EntityStore(name, key_name, int(self.sizes.get(name, 0)), self)
-            for name, key_name in pcr.ENTITIES.items()
+            for name, key_name in ENTITIES.items()
         }
         self.version = INITIAL_VERSION
         # Nothing before change tracking was switched on can be asked for.
@@ -379,14 +516,14 @@ class PCRecruiterAPI(SimulatedAPI):
 
     # -- sessions ---------------------------------------------------------------------------------------
     def authenticate(self, request: Request) -> None:
-        if request.path.rstrip("/") == f"/{pcr.ACCESS_TOKEN_PATH}":
+        if request.path.rstrip("/") == f"/{ACCESS_TOKEN_PATH}":
             return
         if self._user(request) is None:
-            raise HTTPError(401, {"Message": pcr.UNAUTHORIZED_MESSAGE})
+            raise HTTPError(401, {"Message": UNAUTHORIZED_MESSAGE})
 
     def _user(self, request: Request) -> str | None:
         scheme, _, token = (request.header("Authorization") or "").strip().partition(" ")
-        if scheme.upper() != pcr.AUTH_SCHEME:
+        if scheme.upper() != AUTH_SCHEME:
             return None
         with self.lock:
             return self.sessions.get(token.strip())
@@ -405,11 +542,11 @@ class PCRecruiterAPI(SimulatedAPI):
         if any(request.arg(name) != str(value) for name, value in account.items()) or (
             passwords.get(username) is None or passwords[username] != request.arg("Password")
         ):
-            raise HTTPError(401, {"Message": pcr.BAD_CREDENTIALS_MESSAGE})
+            raise HTTPError(401, {"Message": BAD_CREDENTIALS_MESSAGE})
         session_id = secrets.token_hex(16)
         with self.lock:
             self.sessions[session_id] = username
-        return json_response({pcr.SESSION_ID_KEY: session_id})
+        return json_response({SESSION_ID_KEY: session_id})
 
     # -- change log -------------------------------------------------------------------------------------
     def before_dispatch(self, request: Request) -> None:
@@ -418,7 +555,7 @@ class PCRecruiterAPI(SimulatedAPI):
 
     def _prune(self) -> None:
         """Lazy retention: drop log entries older than seven days (sandbox clock)."""
-        cutoff = self.clock.now() - pcr.RETENTION
+        cutoff = self.clock.now() - RETENTION
         for store in self.stores.values():
             newest = store.prune(cutoff)
             if newest is not None and newest > self.min_valid_version:
@@ -431,15 +568,16 @@ class PCRecruiterAPI(SimulatedAPI):
         self._cache.clear()
 
     def _check_version(self, since: int) -> None:
-        if since < self.min_valid_version:
-            raise HTTPError(pcr.EXPIRED_VERSION_STATUS, pcr.expired_version_body(since, self.min_valid_version))
+        # `expired_version` = partial: no error; the change set is then what the pruned log still holds.
+        if since < self.min_valid_version and self.reading("expired_version") == "error":
+            raise HTTPError(EXPIRED_VERSION_STATUS, expired_version_body(since, self.min_valid_version))
 
     # -- request parsing ----------------------------------------------------------------------------------
     def _paging(self, request: Request) -> tuple[int, int]:
-        per_page = request.int_arg(pcr.RESULTS_PER_PAGE_PARAM, pcr.DEFAULT_RESULTS_PER_PAGE)
-        page = request.int_arg(pcr.PAGE_PARAM, 1)
-        if not 1 <= per_page <= pcr.MAX_RESULTS_PER_PAGE:
-            raise _bad_request(f"ResultsPerPage must be between 1 and {pcr.MAX_RESULTS_PER_PAGE}.")
+        per_page = request.int_arg(RESULTS_PER_PAGE_PARAM, DEFAULT_RESULTS_PER_PAGE)
+        page = request.int_arg(PAGE_PARAM, 1)
+        if not 1 <= per_page <= MAX_RESULTS_PER_PAGE:
+            raise _bad_request(f"ResultsPerPage must be between 1 and {MAX_RESULTS_PER_PAGE}.")
         if page < 1:
             raise _bad_request("Page must be 1 or more.")
         # `cap_page_size` control: behave like a server whose real maximum is lower and caps silently.
@@ -451,7 +589,7 @@ class PCRecruiterAPI(SimulatedAPI):
         if not text:
             return names
         canonical = {f.lower(): f for f in names}
-        wanted = {pcr.ENTITIES[entity]}
+        wanted = {ENTITIES[entity]}
         for raw in text.split(","):
             if not raw.strip():
                 continue
@@ -462,34 +600,46 @@ class PCRecruiterAPI(SimulatedAPI):
         # The primary key always comes back, even when not asked for.
         return tuple(f for f in names if f in wanted)
 
-    @staticmethod
-    def _operations(request: Request) -> str:
-        raw = request.header(pcr.OPERATION_HEADER)
+    def _operations(self, request: Request) -> str:
+        raw = request.header(OPERATION_HEADER)
         if raw is None or not raw.strip():
-            return pcr.OPERATIONS  # omitted: all three
-        ops = pcr.normalize_operations(raw)
+            return ALL_OPERATIONS  # omitted: all three
+        reading = self.reading("operations")
+        if raw.strip().upper() == "ALL":
+            if reading == "letters":
+                raise _bad_request(f"{OPERATION_HEADER} must be a combination of I, U and D, got {raw!r}.")
+            return ALL_OPERATIONS
+        ops = parse_operations(raw)
         if ops is None:
-            raise _bad_request(f"{pcr.OPERATION_HEADER} must be a combination of I, U and D, got {raw!r}.")
+            allowed = "a combination of I, U and D" if reading == "letters" else "ALL or a combination of I, U and D"
+            raise _bad_request(f"{OPERATION_HEADER} must be {allowed}, got {raw!r}.")
+        if ops == ALL_OPERATIONS and reading == "all":
+            raise _bad_request(f"{OPERATION_HEADER}: ask for every operation with ALL, got {raw!r}.")
         return ops
+
+    def _commit_commands(self) -> tuple[str, ...]:
+        reading = self.reading("commit_command")
+        return (END_COMMAND, STOP_COMMAND) if reading == "both" else (reading,)
 
     def _tracking(self, request: Request) -> tuple[str, t.Any] | None:
         """Parse ``X-CHANGETRACKING``: ("get",), ("version", n), ("app", (name, command))."""
-        raw = request.header(pcr.TRACKING_HEADER)
+        raw = request.header(TRACKING_HEADER)
         if raw is None or not raw.strip():
             return None
         value = raw.strip()
-        if value.upper() == pcr.CURRENT_VERSION_COMMAND:
+        if value.upper() == CURRENT_VERSION_COMMAND:
             return ("get", None)
-        if pcr.parse_version(value) is not None:
-            return ("version", pcr.parse_version(value))
+        if parse_version(value) is not None:
+            return ("version", parse_version(value))
         parts = value.split()
-        if len(parts) > 2 or not pcr.is_valid_app_name(parts[0]):
+        if len(parts) > 2 or not is_valid_app_name(parts[0]):
             raise _bad_request(
-                f"Invalid change tracking application name {parts[0]!r}: application names {pcr.APP_NAME_RULE}."
+                f"Invalid change tracking application name {parts[0]!r}: application names {APP_NAME_RULE}."
             )
         command = parts[1].upper() if len(parts) == 2 else None
-        if command not in (None, pcr.START_COMMAND, *pcr.STOP_COMMANDS):
-            raise _bad_request(f"Unknown change tracking command {parts[1]!r} (use START, STOP or END).")
+        if command not in (None, START_COMMAND, *self._commit_commands()):
+            allowed = " or ".join((START_COMMAND, *self._commit_commands()))
+            raise _bad_request(f"Unknown change tracking command {parts[1]!r} (use {allowed}).")
         return ("app", (parts[0], command))
 
     # -- app-name mode ------------------------------------------------------------------------------------
@@ -500,7 +650,7 @@ class PCRecruiterAPI(SimulatedAPI):
         label = command or "CONTINUE"
         entry = {"app": name, "user": user, "command": label, "path": request.path, "version": self.version}
         self.commands.append(entry)
-        if command == pcr.START_COMMAND:
+        if command == START_COMMAND:
             # Choice: nothing stored yet for (app, user) -> since None = every record as an insert.
             pull = self.pulls[key] = _Pull(since=self.app_versions.get(key), temp=self.version)
             return pull
@@ -508,7 +658,7 @@ class PCRecruiterAPI(SimulatedAPI):
         if pull is None:
             entry["rejected"] = True
             raise _bad_request(f"No change tracking pull in progress for application {name!r}: send '{name} START' first.")
-        if command in pcr.STOP_COMMANDS:
+        if command in self._commit_commands():
             if not on_null:
                 raise _bad_request(f"Send '{name} {command}' to the null endpoint.")
             self.app_versions[key] = pull.temp
@@ -526,9 +676,9 @@ class PCRecruiterAPI(SimulatedAPI):
             if tracking is not None and tracking[0] == "app":
                 name, command = tracking[1]
                 self._app(request, name, command, on_null=True)
-                if command in pcr.STOP_COMMANDS:
+                if command in self._commit_commands():
                     version = self.app_versions[(name.lower(), self._user(request) or "")]
-            headers = {pcr.TRACKING_HEADER: str(version)} if tracking is not None else {}
+            headers = {TRACKING_HEADER: str(version)} if tracking is not None else {}
             return Response(200, None, headers)
 
     @route("GET", "/(?P<entity>candidates|companies|positions)")
@@ -536,8 +686,8 @@ class PCRecruiterAPI(SimulatedAPI):
         entity = request.path_params["entity"]
         with self.lock:
             per_page, page = self._paging(request)
-            fields = self._fields(entity, request.arg(pcr.FIELDS_PARAM))
-            query = request.arg(pcr.QUERY_PARAM) or ""
+            fields = self._fields(entity, request.arg(FIELDS_PARAM))
+            query = request.arg(QUERY_PARAM) or ""
             conditions = parse_query(query, FIELDS[entity]) if query.strip() else []
             tracking = self._tracking(request)
             if tracking is None or tracking[0] == "get":
@@ -551,15 +701,15 @@ class PCRecruiterAPI(SimulatedAPI):
                 rows, total = self._change_page(
                     entity, since, self._operations(request), fields, query, conditions, per_page, page
                 )
-            headers = {pcr.TRACKING_HEADER: str(self.version)} if tracking is not None else {}
-            return json_response({pcr.TOTAL_KEY: total, pcr.RESULTS_KEY: rows}, headers=headers)
+            headers = {TRACKING_HEADER: str(self.version)} if tracking is not None else {}
+            return json_response({TOTAL_KEY: total, RESULTS_KEY: rows}, headers=headers)
 
     @route("GET", "/(?P<entity>candidates|companies|positions)/(?P<id>[^/]+)")
     def get_entity(self, request: Request) -> Response:
         entity = request.path_params["entity"]
         with self.lock:
-            fields = self._fields(entity, request.arg(pcr.FIELDS_PARAM))
-            key = pcr.parse_version(request.path_params["id"])  # a non-negative integer
+            fields = self._fields(entity, request.arg(FIELDS_PARAM))
+            key = parse_version(request.path_params["id"])  # a non-negative integer
             record = self.stores[entity].record(key) if key is not None else None
             if record is None:
                 raise HTTPError(404, {"Message": f"No {entity} record {request.path_params['id']}."})
@@ -602,7 +752,7 @@ class PCRecruiterAPI(SimulatedAPI):
         store = self.stores[entity]
         if since is None:
             # App name seen for the first time: every record, as an insert.
-            if pcr.INSERT not in ops:
+            if INSERT not in ops:
                 return [], 0
             return self._listing(entity, fields, query, conditions, per_page, page)
         self._check_version(since)
@@ -614,16 +764,17 @@ class PCRecruiterAPI(SimulatedAPI):
                 if op not in ops:
                     continue
                 # Deleted records skip the query: their field data is gone.
-                if op != pcr.DELETE and conditions and not matches(store.record(key) or {}, conditions):
+                if op != DELETE and conditions and not matches(store.record(key) or {}, conditions):
                     continue
                 changes.append((key, op))
             self._cache[cache_key] = changes
         start = (page - 1) * per_page
-        only_deletes = ops == pcr.DELETE
+        only_deletes = ops == DELETE
         rows = []
         for key, op in changes[start : start + per_page]:
-            if op == pcr.DELETE:
-                rows.append({store.key_name: pcr.deleted_key(key, only_deletes=only_deletes)})
+            if op == DELETE:
+                form = self.reading("deleted_key")
+                rows.append({store.key_name: deleted_key(key, only_deletes=only_deletes, form=form)})
             else:
                 rows.append(self._project(store.record(key) or {}, fields))
         return rows, len(changes)
@@ -662,17 +813,17 @@ class PCRecruiterAPI(SimulatedAPI):
             for _ in range(int(payload.get("count", 1))):
                 fields = {"DateEntered": now, "LastModified": now, **dict(payload.get("record") or {})}
                 key = store.insert(fields)
-                self._record_change(store, pcr.INSERT, key)
+                self._record_change(store, INSERT, key)
                 result.append(dict(store.record(key) or {}))
         elif action == "update":
             for key in self._keys(store, payload):
                 record = store.update(key, {"LastModified": now, **dict(payload.get("fields") or {})})
-                self._record_change(store, pcr.UPDATE, key)
+                self._record_change(store, UPDATE, key)
                 result.append(dict(record))
         else:
             for key in self._keys(store, payload):
                 store.delete(key)
-                self._record_change(store, pcr.DELETE, key)
+                self._record_change(store, DELETE, key)
                 result.append({store.key_name: key})
         return {"version": self.version, "records": result}
 

@@ -14,10 +14,10 @@ Choices where the document is silent or contradicts itself:
 - Response forms follow the *examples* (what the live API most likely sends): the
   subscriber's address comes back as ``email_md5``; query pages carry ``offset`` and a
   string ``total_count``; a batch ``result`` is an object; a batch submit answers
-  ``id``, ``type`` and ``create_time``. The control action ``response_forms``
-  (``{"forms": "table"}``) switches to the property tables' forms (``email``, ``skip``,
-  numeric ``total_count``, ``result`` as a JSON string, submit answers ``id``) so tests
-  can prove the connectors read both.
+  ``id``, ``type`` and ``create_time``. The reading ``response_forms`` = ``table`` (also
+  the control action ``response_forms`` ``{"forms": "table"}``) switches to the property
+  tables' forms (``email``, ``skip``, numeric ``total_count``, ``result`` as a JSON string,
+  submit answers ``id``) so tests can prove the connectors read both.
 - Submitted ``create_time`` values without an offset are US Pacific wall-clock time;
   responses are UTC without an offset (the example submits ``2012-05-03 17:01:05`` and
   reads back ``2012-05-04T00:01:05``).
@@ -39,8 +39,13 @@ Changed and created records live in override dictionaries.
 ``DUMP_LIMIT`` subscribers; above that only changed/created records (``"truncated":
 true``). Raw emails appear only in ``dump()``, never in API responses.
 
+Readings (``READINGS`` below; ``/_control/api/ziprecruiter/readings``): ``response_forms``
+(example|table), ``properties_format`` (comma|repeated|ignored), ``subscribe_body``
+(multipart_or_urlencoded|multipart_only), ``submit_timezone`` (pacific|utc), ``search_submit``
+(always_new|deduplicate), ``subscriber_deactivation`` (keeps_searches|deactivates_searches).
+
 Controls (``POST /_control/api/ziprecruiter/<action>``): ``complete_batches``,
-``response_forms`` ``{"forms": "table"|"example"}``.
+``response_forms`` ``{"forms": "table"|"example"}`` (the same as the reading).
 """
 
 from __future__ import annotations
@@ -54,22 +59,38 @@ import json
 import random
 import re
 import typing as t
+import zoneinfo
 
-from jobsync_common import ziprecruiter as zr
-from jobsync_sandbox.core import FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
+from jobsync_sandbox.core import FilePart, HTTPError, Reading, Request, Response, SimulatedAPI, json_response, route
 
 UTC = dt.timezone.utc
-# The document's names and the time zone of submitted times are shared with the connectors.
-PACIFIC = zr.SUBMIT_TIMEZONE
-SUBSCRIBER_PROPERTIES = zr.SUBSCRIBER_PROPERTIES
-SUBSCRIBER_SUBMIT_FIELDS = zr.SUBSCRIBER_SUBMIT_FIELDS
-SEARCH_PROPERTIES = zr.SEARCH_PROPERTIES
-SEARCH_SUBMIT_FIELDS = zr.SEARCH_SUBMIT_FIELDS
-BATCH_PROPERTIES = zr.BATCH_PROPERTIES
-SUBSCRIBE_COLUMNS = zr.BATCH_SUBSCRIBE_COLUMNS
-UNSUBSCRIBE_COLUMNS = zr.BATCH_UNSUBSCRIBE_COLUMNS
 
-MAX_LIMIT = zr.MAX_PAGE_SIZE
+# -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
+# The example submits "create_time='2012-05-03 17:01:05'" and later reads back "2012-05-04T00:01:05":
+# submitted wall-clock times are US Pacific (7 hours behind in May), responses UTC without an offset.
+try:
+    PACIFIC: dt.tzinfo = zoneinfo.ZoneInfo("America/Los_Angeles")
+except zoneinfo.ZoneInfoNotFoundError:  # no tz database on this host: Pacific standard time
+    PACIFIC = dt.timezone(dt.timedelta(hours=-8))
+# Subscriber "Properties" table, names whose scope includes "response" (``email`` answers the MD5:
+# "For response, the MD5 hash of the lowercased subscriber's email address").
+SUBSCRIBER_PROPERTIES = (
+    "id", "email", "name", "create_time", "search", "location", "ip_address", "status",
+    "deactivation_time", "deactivation_reason",
+)  # fmt: skip
+# ... and whose scope includes "submit".
+SUBSCRIBER_SUBMIT_FIELDS = ("email", "name", "create_time", "search", "location", "ip_address")
+# Job Searches "Properties": response scope, then submit scope ("ip_address submit").
+SEARCH_PROPERTIES = ("id", "create_time", "search", "location", "status", "deactivation_time", "deactivation_reason")
+SEARCH_SUBMIT_FIELDS = ("create_time", "search", "location", "ip_address")
+# Batch "Properties" with response scope ("ld" in the table is a typo of ``id``).
+BATCH_PROPERTIES = ("id", "status", "create_time", "complete_time", "type", "result")
+# "File Contents": the Subscribe and Unsubscribe column tables, in order (the example files are positional).
+SUBSCRIBE_COLUMNS = ("email", "search", "location", "create_time", "ip_address", "brand")
+UNSUBSCRIBE_COLUMNS = ("email", "brand")
+
+# limit: "Must be between 1 and 100, inclusive. Defaults to 50."
+MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
 DUMP_LIMIT = 10_000
 # Above this many seeded subscribers an MD5 lookup scans instead of building an index.
@@ -99,6 +120,82 @@ _MULT = 0x9E3779B1  # odd, so multiplication is a bijection modulo 2**32
 _MULT_INV = pow(_MULT, -1, 1 << 32)
 
 
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "response_forms": Reading(
+        values={
+            "example": "the examples' forms: email_md5, offset, total_count as a string, batch result an object, "
+            "batch submit answers create_time, id and type",
+            "table": "the property tables' forms: email, skip, total_count a number, batch result a JSON string, "
+            "batch submit answers id (its default response property)",
+        },
+        default="example",
+        doc='Query responses: "skip | The value of the "skip" parameter" vs the example\'s "offset":0, '
+        '"total_count":"2"; subscriber "email ... For response, the MD5 hash" vs "email_md5"; batch "result | '
+        'JSON string containing results" vs the example\'s object.',
+        why="The examples are what the live API sent when the document was written; the tables may describe an "
+        "intent. Today's behaviour.",
+    ),
+    "properties_format": Reading(
+        values={
+            "comma": "properties=id,email,status: one comma-separated parameter",
+            "repeated": "properties=id&properties=email: one parameter per property; a comma inside one is an "
+            "unknown property (400 invalid_properties)",
+            "ignored": "the parameter is accepted and ignored: every action answers its default response "
+            "properties (query: id only)",
+        },
+        default="comma",
+        doc='"properties | all | The resource-specific properties to include in the response." (no format)',
+        why='The document writes property lists comma-separated ("Default Response Properties: id, status, '
+        'create_time, complete_time, type, result"). Today\'s behaviour.',
+    ),
+    "subscribe_body": Reading(
+        values={
+            "multipart_or_urlencoded": "subscriber and job-search submits read multipart/form-data and "
+            "application/x-www-form-urlencoded bodies",
+            "multipart_only": "they read multipart/form-data only: a urlencoded body counts as no fields "
+            "(400 missing_email / missing_search)",
+        },
+        default="multipart_or_urlencoded",
+        doc="Every submit example is curl --form (multipart/form-data): \"--form email=user1@domain1.com\"",
+        why="Form fields are form fields to the web frameworks such APIs run on, whatever the encoding; the "
+        "examples use --form because the batch example must upload a file. Today's behaviour (the target "
+        "sends urlencoded submits), the literal multipart_only is opt-in.",
+    ),
+    "submit_timezone": Reading(
+        values={
+            "pacific": "a submitted create_time without an offset is US Pacific wall-clock time (answered in UTC)",
+            "utc": "it is UTC (answered unchanged)",
+        },
+        default="pacific",
+        doc="The example submits create_time='2012-05-03 17:01:05' and retrieves \"create_time\":\"2012-05-"
+        '04T00:01:05" (7 hours later; the document names no time zone)',
+        why="Seven hours is exactly Pacific daylight time on 3 May 2012 (ZipRecruiter is in Santa Monica).",
+    ),
+    "search_submit": Reading(
+        values={
+            "always_new": "every job-search submit creates a new search, even one equal to an active search",
+            "deduplicate": "a submit equal to an active search of that subscriber (same search and location, "
+            "case-insensitive) answers that search and creates nothing",
+        },
+        default="always_new",
+        doc='"submit | POST | /searches | Create a job search for a job seeker."',
+        why='"Create" in so many words; nothing says equal searches are merged. Today\'s behaviour.',
+    ),
+    "subscriber_deactivation": Reading(
+        values={
+            "keeps_searches": "deactivating a subscriber leaves its job searches as they are",
+            "deactivates_searches": "it also deactivates each of its active job searches (reason api)",
+        },
+        default="keeps_searches",
+        doc='"deactivate | DELETE | /subscriber/ID | Unsubscribe an existing job seeker." and separately "deactivate '
+        '| DELETE | /searches/ID | Unsubscribe a specific job search for a seeker"',
+        why="Searches have their own deactivate action and status; the document never says one cascades to the "
+        "other. Today's behaviour.",
+    ),
+}
+
+
 def _error(status: int, code: str, message: str) -> HTTPError:
     return HTTPError(status, {"error": code, "message": message})
 
@@ -108,21 +205,28 @@ def _fmt(value: dt.datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else None
 
 
-def _parse_submit_time(value: str, field: str) -> dt.datetime:
-    """``2012-05-03 09:45:23`` (US Pacific) or ISO 8601 (with an offset: honoured)."""
+def _parse_submit_time(value: str, field: str, zone: dt.tzinfo = PACIFIC) -> dt.datetime:
+    """``2012-05-03 09:45:23`` (in ``zone``: the ``submit_timezone`` reading) or ISO 8601 (an offset is honoured)."""
     text = value.strip().replace("Z", "+00:00")
     try:
         parsed = dt.datetime.fromisoformat(text.replace(" ", "T", 1))
     except ValueError:
         raise _error(400, f"invalid_{field}", f"{field} must look like 2012-05-03 09:45:23") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=PACIFIC)
+        parsed = parsed.replace(tzinfo=zone)
     return parsed.astimezone(UTC)
 
 
 def _plain(record: t.Mapping[str, t.Any], drop: str) -> dict[str, t.Any]:
     """A stored record as JSON-ready values, without one internal field."""
     return {k: (_fmt(v) if k.endswith("_time") else v) for k, v in record.items() if k != drop}
+
+
+def _same_search(record: t.Mapping[str, t.Any], search: str, location: str | None) -> bool:
+    """Equal search and location, ignoring case and surrounding spaces (the ``deduplicate`` reading)."""
+    return (record["search"] or "").strip().lower() == search.lower() and (record["location"] or "").strip().lower() == (
+        location or ""
+    ).lower()
 
 
 def md5_of(email: str) -> str:
@@ -139,10 +243,12 @@ class ZipRecruiterAPI(SimulatedAPI):
         "batch_delay_ms": 1000,
     }
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-zr-key"}
+    #: "skip: The number of matching records to skip before constructing the resultant set of records."
+    paging_parameters = ("skip",)
+    readings_spec = READINGS
 
     # -- store -----------------------------------------------------------------------------
     def reset(self) -> None:
-        self.forms = "example"
         self.size = int(self.sizes["subscribers"])
         self.searches_max = int(self.sizes["searches_per_subscriber"])
         self.batch_delay = dt.timedelta(milliseconds=int(self.sizes["batch_delay_ms"]))
@@ -336,10 +442,21 @@ class ZipRecruiterAPI(SimulatedAPI):
         return json_response({"error": "unknown_resource", "message": f"No resource at {request.path}"}, 404)
 
     def _params(self, request: Request, allowed: t.Iterable[str], *, form: bool = False) -> dict[str, t.Any]:
-        """Query (and form) parameters; unknown ones -> 400 ``invalid_parameters``."""
+        """Query (and form) parameters; unknown ones -> 400 ``invalid_parameters``.
+
+        ``properties`` is kept as the list of every value sent (see :meth:`_properties`).
+        """
         params: dict[str, t.Any] = {k: v[0] for k, v in request.query.items()}
+        properties = list(request.query.get("properties", []))
         if form:
-            params.update(request.form())
+            multipart = (request.header("Content-Type") or "").startswith("multipart/form-data")
+            # `subscribe_body` = multipart_only: any other body is not read at all.
+            fields = request.form() if multipart or self.reading("subscribe_body") != "multipart_only" else {}
+            params.update(fields)
+            if "properties" in fields:
+                properties.append(str(fields["properties"]))
+        if properties:
+            params["properties"] = properties
         unknown = sorted(set(params) - set(allowed) - set(COMMON_PARAMETERS))
         if unknown:
             raise _error(400, "invalid_parameters", f"Unknown parameters: {', '.join(unknown)}")
@@ -348,13 +465,16 @@ class ZipRecruiterAPI(SimulatedAPI):
             raise _error(400, "invalid_content-type", "This sandbox answers application/json only")
         return params
 
-    @staticmethod
-    def _properties(params: t.Mapping[str, t.Any], known: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
-        value = params.get("properties")
-        if not value:
+    def _properties(self, params: t.Mapping[str, t.Any], known: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+        """The properties to answer, as the ``properties_format`` reading parses the parameter."""
+        values = [v for v in params.get("properties") or [] if v]
+        reading = self.reading("properties_format")
+        if not values or reading == "ignored":
             return default
+        # comma: the first parameter, split on commas; repeated: one name per parameter, taken whole.
+        wanted = str(values[0]).split(",") if reading == "comma" else values
         names = []
-        for name in (n.strip() for n in str(value).split(",")):
+        for name in (n.strip() for n in wanted):
             name = "email" if name == "email_md5" else name  # the examples' name for it
             if name not in known:
                 raise _error(400, "invalid_properties", f"Unknown property {name!r}")
@@ -381,7 +501,7 @@ class ZipRecruiterAPI(SimulatedAPI):
     def _page(self, params: t.Mapping[str, t.Any], total: int, rows: t.Callable[[int, int], list[dict]]) -> Response:
         limit, skip = self._page_args(params)
         results = rows(skip, min(total, skip + limit)) if skip < total else []
-        if self.forms == "table":
+        if self.reading("response_forms") == "table":
             return json_response({"limit": limit, "results": results, "skip": skip, "total_count": total})
         return json_response({"limit": limit, "results": results, "offset": skip, "total_count": str(total)})
 
@@ -390,7 +510,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         out: dict[str, t.Any] = {}
         for name in properties:
             if name == "email":
-                out["email" if self.forms == "table" else "email_md5"] = record["email_md5"]
+                out["email" if self.reading("response_forms") == "table" else "email_md5"] = record["email_md5"]
             elif name.endswith("_time"):
                 out[name] = _fmt(record[name])
             else:
@@ -407,7 +527,7 @@ class ZipRecruiterAPI(SimulatedAPI):
             value = record[name]
             if name.endswith("_time"):
                 value = _fmt(value)
-            elif name == "result" and value is not None and self.forms == "table":
+            elif name == "result" and value is not None and self.reading("response_forms") == "table":
                 value = json.dumps(value)
             out[name] = value
         return out
@@ -433,7 +553,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         if "ip_address" in clean and not IP_RE.match(clean["ip_address"]):
             raise _error(400, "invalid_ip_address", "ip_address must be a dotted quad")
         if "create_time" in clean:
-            clean["create_time"] = _parse_submit_time(clean["create_time"], "create_time")
+            clean["create_time"] = _parse_submit_time(clean["create_time"], "create_time", self._submit_zone)
         return clean
 
     def _subscribe(self, fields: t.Mapping[str, t.Any]) -> tuple[int, str]:
@@ -478,6 +598,11 @@ class ZipRecruiterAPI(SimulatedAPI):
         if record["status"] != "active":
             return False
         record.update(status="deactivated", deactivation_time=self.clock.now(), deactivation_reason="api")
+        if self.reading("subscriber_deactivation") == "deactivates_searches":
+            for search_index in self._search_indexes(index):
+                search = self._mutable_search(search_index)
+                if search["status"] == "active":
+                    search.update(status="deactivated", deactivation_time=self.clock.now(), deactivation_reason="api")
         return True
 
     @route("GET", "/subscriber/(?P<id>[^/]+)")
@@ -537,12 +662,15 @@ class ZipRecruiterAPI(SimulatedAPI):
             candidates = range(self.subscriber_count)
         return [i for i in candidates if self._matches(self._subscriber(i), filters)]  # type: ignore[arg-type]
 
-    @staticmethod
-    def _matches(record: t.Mapping[str, t.Any], filters: t.Mapping[str, str]) -> bool:
+    @property
+    def _submit_zone(self) -> dt.tzinfo:
+        return PACIFIC if self.reading("submit_timezone") == "pacific" else UTC
+
+    def _matches(self, record: t.Mapping[str, t.Any], filters: t.Mapping[str, str]) -> bool:
         for name, wanted in filters.items():
             value = record.get(name)
             if isinstance(value, dt.datetime):
-                if value != _parse_submit_time(wanted, name) and _fmt(value) != wanted:
+                if value != _parse_submit_time(wanted, name, self._submit_zone) and _fmt(value) != wanted:
                     return False
             elif str(value if value is not None else "") != wanted:
                 return False
@@ -561,15 +689,22 @@ class ZipRecruiterAPI(SimulatedAPI):
             ip_address = str(params.get("ip_address") or "").strip()
             if ip_address and not IP_RE.match(ip_address):
                 raise _error(400, "invalid_ip_address", "ip_address must be a dotted quad")
+            location = str(params.get("location") or "").strip() or None
+            if self.reading("search_submit") == "deduplicate":
+                for existing in (self._search(i) for i in self._search_indexes(subscriber_index)):
+                    if existing and existing["status"] == "active" and _same_search(existing, search, location):
+                        return json_response(self._render_search(existing, properties))
             create_time = params.get("create_time")
             index = self._seeded_search_space + self._created_searches
             self._created_searches += 1
             record = {
                 "id": self._encode_id(1, index),
                 "subscriber_index": subscriber_index,
-                "create_time": _parse_submit_time(create_time, "create_time") if create_time else self.clock.now(),
+                "create_time": (
+                    _parse_submit_time(create_time, "create_time", self._submit_zone) if create_time else self.clock.now()
+                ),
                 "search": search,
-                "location": str(params.get("location") or "").strip() or None,
+                "location": location,
                 "ip_address": ip_address or None,
                 "status": "active",
                 "deactivation_time": None,
@@ -643,7 +778,7 @@ class ZipRecruiterAPI(SimulatedAPI):
             }
             self._batches.append(batch)
             # The document's example answers more than the table's default `id`.
-            default = ("id",) if self.forms == "table" else ("create_time", "id", "type")
+            default = ("id",) if self.reading("response_forms") == "table" else ("create_time", "id", "type")
             return json_response(self._render_batch(batch, self._properties(params, BATCH_PROPERTIES, default)))
 
     def _batch_by_id(self, batch_id: str) -> dict[str, t.Any]:
@@ -756,8 +891,8 @@ class ZipRecruiterAPI(SimulatedAPI):
             return {"completed": self._complete_due_batches(everything=True)}
         if action == "response_forms":
             forms = payload.get("forms", "example")
-            if forms not in ("example", "table"):
+            if forms not in READINGS["response_forms"].values:
                 raise _error(400, "invalid_forms", "forms must be 'example' or 'table'")
-            self.forms = forms
-            return {"forms": self.forms}
+            self.set_readings({"response_forms": forms})
+            return {"forms": forms}
         return super().control(action, payload)

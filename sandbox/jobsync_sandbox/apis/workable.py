@@ -35,7 +35,9 @@ Choices where the document is loose or contradicts itself:
 - Social profiles: the table has no ``name`` but the example does: accepted, optional.
   Both "dribble" and "dribbble" are listed types, so both are accepted. One per type.
 - Unknown top-level or entry keys are refused (422) so a connector sending a misspelt
-  field fails loudly here; the real API probably ignores them.
+  field fails loudly here; the real API probably ignores them (reading ``unknown_fields``).
+- Scopes: the token reads and writes (reading ``token_scopes``: with ``w_candidates`` only,
+  a GET answers 403 naming ``r_candidates``).
 - Files: the first example's ``data:`` keys are unquoted (invalid JSON); that is a typo
   in the document, irrelevant to the wire format. The second example's
   ``"6622116356e175ed0394b0d=="`` is not valid base64 (25 characters) and is refused.
@@ -72,7 +74,17 @@ import re
 import typing as t
 from urllib.parse import quote, urlencode, urlsplit
 
-from jobsync_sandbox.core import UTC, HTTPError, Request, Response, SimulatedAPI, isoformat, json_response, route
+from jobsync_sandbox.core import (
+    UTC,
+    HTTPError,
+    Reading,
+    Request,
+    Response,
+    SimulatedAPI,
+    isoformat,
+    json_response,
+    route,
+)
 
 SOCIAL_TYPES = frozenset(
     "academiaedu angellist behance bitbucket blogger crunchbase dandyid delicious deviantart digg doyoubuzz "
@@ -123,6 +135,35 @@ SKILLS = ("Travel Planning", "Problem Solving", "Negotiation", "SQL", "Schedulin
 STAGES = ("Sourced", "Applied", "Phone Screen", "Interview", "Offer")
 
 
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "token_scopes": Reading(
+        values={
+            "r_candidates,w_candidates": "the token may read candidates (GET) and update them (PATCH)",
+            "w_candidates": "the token has only the scope the document names: PATCH works, every GET answers 403 "
+            "naming the missing r_candidates scope",
+        },
+        default="r_candidates,w_candidates",
+        doc='"Partially updates a candidate. Required scope: w_candidates." (the only scope the document names)',
+        why="The document says what PATCH requires, not what a token holds; Workable's public API needs "
+        "r_candidates for GET /candidates, which any client must call to find the id it patches. Today's "
+        "behaviour; the literal single-scope token is opt-in.",
+    ),
+    "unknown_fields": Reading(
+        values={
+            "refused": "a key the document does not list (top level, entry or social profile) answers 422 naming it",
+            "ignored": "such keys are ignored, the rest of the update is applied",
+        },
+        default="refused",
+        doc='"Here is a list of fields that can be provided:" (what happens to others is not said)',
+        why="A misspelt field then fails loudly in tests instead of being dropped silently; the live API may "
+        "well ignore it, which the ignored reading plays. Today's behaviour.",
+    ),
+}
+#: Scopes a request needs (Workable's public API): reading candidates, and the document's w_candidates.
+_SCOPE_BY_METHOD = {"GET": "r_candidates", "PATCH": "w_candidates"}
+
+
 def seeded_person(seed: int, index: int) -> dict[str, str]:
     """The person behind seeded record ``index`` of ``seed``: shared by the sandboxes.
 
@@ -162,6 +203,9 @@ class WorkableAPI(SimulatedAPI):
     # so every job change the default sandbox reports names a Workable candidate.
     default_sizes: t.ClassVar[dict[str, int]] = {"candidates": 30}
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_token": "sandbox-workable-token", "subdomain": "sandbox"}
+    #: Workable pages with ``since_id`` (the ``paging.next`` URL carries it).
+    paging_parameters = ("since_id",)
+    readings_spec = READINGS
     #: Workable's public limit: 10 requests per 10 seconds per token.
     default_rate_limit: t.ClassVar[tuple[int, float]] = (10, 10.0)
 
@@ -298,6 +342,10 @@ class WorkableAPI(SimulatedAPI):
     def authenticate(self, request: Request) -> None:
         if request.header("Authorization") != f"Bearer {self.credentials['api_token']}":
             raise HTTPError(401, {"error": "Not authorized"})
+        # The token's scopes (the `token_scopes` reading): a known token without the scope is a 403.
+        needed = _SCOPE_BY_METHOD.get(request.method)
+        if needed and needed not in self.reading("token_scopes").split(","):
+            raise HTTPError(403, {"error": f"The access token does not have the required scope: {needed}"})
 
     def before_dispatch(self, request: Request) -> None:
         if not self.rate_limit:
@@ -377,7 +425,8 @@ class WorkableAPI(SimulatedAPI):
     def apply(self, candidate: dict[str, t.Any], fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """Return ``candidate`` updated with ``fields`` (PUT semantics for arrays), or raise a 422."""
         errors = _Errors()
-        unknown = sorted(set(fields) - ACCEPTED_FIELDS)
+        strict = self.reading("unknown_fields") == "refused"
+        unknown = sorted(set(fields) - ACCEPTED_FIELDS) if strict else []
         for key in unknown:
             errors.add(key, "is not a candidate field")
         self._apply_names(candidate, fields, errors)
@@ -398,9 +447,11 @@ class WorkableAPI(SimulatedAPI):
         entries = (("education_entries", EDUCATION_FIELDS, "school"), ("experience_entries", EXPERIENCE_FIELDS, "title"))
         for key, entry_fields, required in entries:
             if key in fields:
-                candidate[key] = self._put_entries(key, candidate[key], fields[key], entry_fields, required, errors)
+                candidate[key] = self._put_entries(
+                    key, candidate[key], fields[key], entry_fields, required, errors, strict=strict
+                )
         if "social_profiles" in fields:
-            candidate["social_profiles"] = self._put_social_profiles(fields["social_profiles"], errors)
+            candidate["social_profiles"] = self._put_social_profiles(fields["social_profiles"], errors, strict=strict)
         if "tags" in fields:
             candidate["tags"] = self._string_list("tags", fields["tags"], errors)
         if "skills" in fields:
@@ -435,6 +486,8 @@ class WorkableAPI(SimulatedAPI):
         entry_fields: tuple[str, ...],
         required: str,
         errors: _Errors,
+        *,
+        strict: bool = True,
     ) -> list[dict[str, t.Any]]:
         if not isinstance(value, list):
             errors.add(key, "must be an array")
@@ -447,7 +500,7 @@ class WorkableAPI(SimulatedAPI):
             if not isinstance(entry, dict):
                 errors.add(where, "must be an object")
                 continue
-            for extra in sorted(set(entry) - {"id", *entry_fields}):
+            for extra in sorted(set(entry) - {"id", *entry_fields}) if strict else ():
                 errors.add(f"{where}.{extra}", "is not a field of this entry")
             if entry.get("id") is not None:
                 entry_id = str(entry["id"])
@@ -485,7 +538,7 @@ class WorkableAPI(SimulatedAPI):
                     errors.add(f"{where}.{field}", "must be a date in ISO 8601 format (YYYY-MM-DD)")
 
     @staticmethod
-    def _put_social_profiles(value: t.Any, errors: _Errors) -> list[dict[str, t.Any]]:
+    def _put_social_profiles(value: t.Any, errors: _Errors, *, strict: bool = True) -> list[dict[str, t.Any]]:
         if not isinstance(value, list):
             errors.add("social_profiles", "must be an array")
             return []
@@ -496,7 +549,7 @@ class WorkableAPI(SimulatedAPI):
             if not isinstance(profile, dict):
                 errors.add(where, "must be an object")
                 continue
-            for extra in sorted(set(profile) - set(SOCIAL_FIELDS)):
+            for extra in sorted(set(profile) - set(SOCIAL_FIELDS)) if strict else ():
                 errors.add(f"{where}.{extra}", "is not a field of a social profile")
             kind, url = profile.get("type"), profile.get("url")
             if not kind:

@@ -14,7 +14,8 @@ where it matters below):
   search, employments), not on ping lists, whose examples lack it.
 - Connections: list items and the single connection share one shape, which
   includes ``employment_checked_at``, ``new_job_flagged_at`` and
-  ``has_new_title`` (the list example omits them, the single example has them).
+  ``has_new_title`` (the list example omits them, the single example has them; the
+  reading ``employment_checked_at`` = ``absent`` answers lists without them).
   The ``starting_employment``/``current_employment`` objects carry the union of
   the two examples' fields (``domain`` and ``started_at``/``ended_at``).
   Lists are ordered by id, ascending.
@@ -76,7 +77,7 @@ import typing as t
 from urllib.parse import parse_qsl
 
 from jobsync_sandbox.apis.workable import seeded_person
-from jobsync_sandbox.core import HTTPError, Request, Response, SimulatedAPI, isoformat, json_response, route
+from jobsync_sandbox.core import HTTPError, Reading, Request, Response, SimulatedAPI, isoformat, json_response, route
 
 PAGE_SIZE = 100
 DUMP_LIMIT = 2000
@@ -130,6 +131,27 @@ _ENDPOINTS: dict[str, tuple[str, str, str | None]] = {
 _ENDPOINT_NAMES = tuple(_ENDPOINTS)
 
 
+#: Keys of the single-connection example that the list example ("Get all connections") does not show.
+_SINGLE_ONLY_KEYS = ("new_job_flagged_at", "employment_checked_at", "has_new_title")
+
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "employment_checked_at": Reading(
+        values={
+            "present": "list items (all connections, search) have the single connection's shape, including "
+            "employment_checked_at, new_job_flagged_at and has_new_title",
+            "absent": "list items have exactly the list example's keys: without employment_checked_at, "
+            "new_job_flagged_at and has_new_title (the single connection still has them)",
+        },
+        default="present",
+        doc='"Get connection" shows "employment_checked_at": "2020-12-14T14:37:26.391Z"; the "Get all connections" '
+        "and search examples show no employment_checked_at, new_job_flagged_at or has_new_title",
+        why="A Rails API renders one serializer for a record whether listed or fetched; the list example is "
+        "shorter, not a different resource. Today's behaviour (the tap's incremental key is employment_checked_at).",
+    ),
+}
+
+
 def _error(status: int, message: str) -> HTTPError:
     return HTTPError(status, {"status": "ERROR", "message": message})
 
@@ -150,6 +172,9 @@ class TrackJobChangesAPI(SimulatedAPI):
         "page_size": PAGE_SIZE,
     }
     default_credentials = {"api_key": "sandbox-tjc-key"}
+    #: "Simply append a page= parameter to paginate through the results."
+    paging_parameters = ("page",)
+    readings_spec = READINGS
 
     # -- store --------------------------------------------------------------------------
     def reset(self) -> None:
@@ -521,7 +546,7 @@ class TrackJobChangesAPI(SimulatedAPI):
         group = self._group(request)
         has_new_job = (request.arg("has_new_job") or "").lower() in {"true", "1"}
         rows, total = self._page_of_connections(page, group, has_new_job)
-        return self._listing("Loaded all connections.", rows, page, total)
+        return self._listing("Loaded all connections.", self._list_items(rows), page, total)
 
     @route("GET", "/connections/search")
     def search_connections(self, request: Request) -> Response:
@@ -530,7 +555,13 @@ class TrackJobChangesAPI(SimulatedAPI):
             raise _error(400, "query is required.")
         page = self._page(request)
         rows, total = self._page_of_connections(page, self._group(request), query=query)
-        return self._listing("Searched your connections.", rows, page, total)
+        return self._listing("Searched your connections.", self._list_items(rows), page, total)
+
+    def _list_items(self, rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """Connections as a list shows them (the ``employment_checked_at`` reading)."""
+        if self.reading("employment_checked_at") == "present":
+            return rows
+        return [{k: v for k, v in row.items() if k not in _SINGLE_ONLY_KEYS} for row in rows]
 
     @route("GET", r"/connections/(?P<id>[^/]+)")
     def get_connection(self, request: Request) -> Response:

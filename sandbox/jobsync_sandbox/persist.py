@@ -2,7 +2,7 @@
 
 ``jobsync-sandbox serve --state-file PATH`` loads PATH at start (when it exists) and saves
 it on shutdown: every API's store (seed, sizes, seeded-data overrides, change logs,
-sessions...) and the clock offset. Running the demo twice then meets the same world: the
+sessions...), its readings (which interpretation of its document it plays) and the clock offset. Running the demo twice then meets the same world: the
 second run's bookmarks still point into it, so it reads only what changed.
 
 What is saved is each API object's attributes, pickled, except what belongs to the live
@@ -132,6 +132,8 @@ def load(sandbox: Sandbox, path: Path) -> dict[str, t.Any]:
         api = sandbox.apis[name]
         with api.lock:
             api.__dict__.update(world)
+            # Readings a newer sandbox added keep their defaults; ones it dropped are ignored.
+            api.restore_readings(dict(api.readings))
     with sandbox.clock._lock:  # noqa: SLF001
         sandbox.clock._offset = document["clock_offset"]  # noqa: SLF001
     return {"saved_at": document["saved_at"], "apis": sorted(saved)}

@@ -4,6 +4,12 @@ Each simulated API is a :class:`SimulatedAPI` subclass whose handler methods
 are marked with :func:`route`. Handlers receive a :class:`Request` (path
 relative to the API's base path) and return a :class:`Response`, or raise
 :class:`HTTPError` to answer with an error.
+
+Where an API document can be read more than one way, the API declares a :class:`Reading`
+per ambiguity in ``readings_spec`` and its handlers ask ``self.reading(name)`` which one to
+play. The default of each is the document's most literal reading (or, where two are equally
+literal, today's behaviour, said so in its ``why``); tests switch them to prove a connector
+copes with every reading.
 """
 
 from __future__ import annotations
@@ -50,6 +56,36 @@ class Clock:
     def reset(self) -> None:
         with self._lock:
             self._offset = dt.timedelta(0)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One ambiguity of an API document and the interpretations the sandbox can play.
+
+    ``values`` maps each value to what the API then does; ``doc`` quotes the document's
+    words that allow more than one reading; ``why`` says why ``default`` is the default.
+    """
+
+    values: dict[str, str]
+    default: str
+    doc: str
+    why: str
+
+    def describe(self, value: str) -> dict[str, t.Any]:
+        return {"value": value, "default": self.default, "values": dict(self.values), "doc": self.doc, "why": self.why}
+
+
+def parse_reading_assignments(items: t.Iterable[str]) -> dict[str, dict[str, str]]:
+    """``["jobcase.trailing_slash=optional", ...]`` -> ``{"jobcase": {"trailing_slash": "optional"}}``."""
+    readings: dict[str, dict[str, str]] = {}
+    for item in items:
+        target, sep, value = item.partition("=")
+        api, dot, name = target.strip().partition(".")
+        if not sep or not dot or not api or not name or not value.strip():
+            msg = f"reading {item!r} must look like api.name=value (e.g. jobcase.trailing_slash=optional)"
+            raise ValueError(msg)
+        readings.setdefault(api, {})[name.strip()] = value.strip()
+    return readings
 
 
 @dataclass
@@ -183,6 +219,11 @@ class SimulatedAPI:
     default_sizes: t.ClassVar[dict[str, int]] = {}
     #: Credentials the sandbox accepts unless told otherwise.
     default_credentials: t.ClassVar[dict[str, t.Any]] = {}
+    #: Query parameters that choose *which* page a list answers (not its size): the ``ignore_paging``
+    #: fault removes them, so every page request is answered with the first page.
+    paging_parameters: t.ClassVar[tuple[str, ...]] = ()
+    #: The plausible readings of this API's document the sandbox can play (see :class:`Reading`).
+    readings_spec: t.ClassVar[dict[str, Reading]] = {}
 
     _route_table: t.ClassVar[list[tuple[str, re.Pattern[str], str]]]
 
@@ -204,6 +245,7 @@ class SimulatedAPI:
         seed: int = 1,
         sizes: t.Mapping[str, int] | None = None,
         credentials: t.Mapping[str, t.Any] | None = None,
+        readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.clock = sandbox.clock
@@ -211,7 +253,52 @@ class SimulatedAPI:
         self.seed = seed
         self.sizes = {**self.default_sizes, **(sizes or {})}
         self.credentials = {**self.default_credentials, **(credentials or {})}
+        self.readings = {name: spec.default for name, spec in self.readings_spec.items()}
+        self.set_readings(readings or {})
         self.reset()
+
+    # -- readings ------------------------------------------------------------------------------
+    def reading(self, name: str) -> str:
+        """The value of one reading (a name from ``readings_spec``)."""
+        return self.readings[name]
+
+    def check_readings(self, values: t.Mapping[str, t.Any]) -> dict[str, str]:
+        """``values`` validated against ``readings_spec``; ValueError names what is allowed."""
+        checked: dict[str, str] = {}
+        for name, value in values.items():
+            spec = self.readings_spec.get(name)
+            if spec is None:
+                known = ", ".join(self.readings_spec) or "none"
+                msg = f"{self.name} has no reading {name!r} (its readings: {known})"
+                raise ValueError(msg)
+            if not isinstance(value, str) or value not in spec.values:
+                msg = f"{self.name}.{name} must be one of {', '.join(spec.values)}, got {value!r}"
+                raise ValueError(msg)
+            checked[name] = value
+        return checked
+
+    def set_readings(self, values: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]]:
+        """Switch readings (all or none: every value is checked first); returns :meth:`describe_readings`."""
+        checked = self.check_readings(values)
+        with self.lock:
+            self.readings.update(checked)
+            self.readings_changed(set(checked))
+        return self.describe_readings()
+
+    def restore_readings(self, saved: t.Mapping[str, t.Any]) -> None:
+        """Readings loaded from a state file: known names with allowed values win, the rest stay default."""
+        self.readings = {name: spec.default for name, spec in self.readings_spec.items()}
+        for name, value in saved.items():
+            spec = self.readings_spec.get(name)
+            if spec is not None and value in spec.values:
+                self.readings[name] = value
+        self.readings_changed(set(self.readings))
+
+    def describe_readings(self) -> dict[str, dict[str, t.Any]]:
+        return {name: spec.describe(self.readings[name]) for name, spec in self.readings_spec.items()}
+
+    def readings_changed(self, names: set[str]) -> None:
+        """Hook: readings ``names`` were just switched (drop caches that depend on them)."""
 
     # -- to implement per API -------------------------------------------------
     def reset(self) -> None:

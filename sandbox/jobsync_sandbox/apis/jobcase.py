@@ -3,27 +3,34 @@
 Implements what JobSync uses from ``jobcase-partner-platform-api.txt``: companies
 (+ logo), jobs (+ products, expire, unexpire), campaigns, campaign cost data,
 products and the campaign estimate. Choices where the document is silent or
-contradicts itself:
+contradicts itself (``READINGS`` below holds the ones the sandbox can play several ways:
+``update_method``, ``products_method``, ``job_statuses``, ``campaign_statuses``,
+``trailing_slash``, ``campaign_budget``, ``zip_code_form``, ``company_url``, ``uniqueness``,
+``cost_data_order``; each is set through ``/_control/api/jobcase/readings``):
 
 - Auth: ``X-Platform-Api-Key``; missing or wrong key -> 401 with a DRF-style body
   ``{"detail": "..."}`` (the API is a Django REST Framework service).
 - Errors: DRF-style 400 bodies naming each field, ``{"field": ["message", ...]}``.
-- Updates are ``PUT`` (the document says "Updates"); ``PATCH`` answers 405. The
-  documented required fields are required on ``PUT`` too; optional fields left out
-  keep their value. ``products``/``campaignId`` in a job ``PUT`` are ignored (the
+- Updates are ``PUT`` (the document says "Updates"); ``PATCH`` answers 405 (reading
+  ``update_method``; a PATCH is partial). The documented required fields are required on
+  ``PUT`` too; optional fields left out keep their value. ``products``/``campaignId`` in a job ``PUT`` are ignored (the
   update table does not list them: products change through ``/job/{id}/products/``);
   ``budget`` in a campaign ``PUT`` is ignored (only ``addBudget`` adds to it).
-- Status filters: see ``jobsync_common.jobcase`` (jobs active|expired, campaigns
-  active|paused|ended, default active); an unknown value is a 400 listing them.
+- Status filters: the ``job_statuses``/``campaign_statuses`` readings (by default jobs
+  active|expired, campaigns active|paused|ended; default active); an unknown value is a 400
+  listing them.
+- Paths end in ``/`` as documented; without it, Django's 301 to the slashed URL (reading
+  ``trailing_slash``).
 - Uniqueness: ``partnerCompanyId`` is documented as unique; ``adNumber`` ("your own
   system's unique identifier") and a campaign ``name`` within its company are
-  assumed unique too (400 naming the field on a duplicate).
+  assumed unique too (400 naming the field on a duplicate; reading ``uniqueness``).
+- A campaign's ``budget`` is the total ever added (reading ``campaign_budget``: or what is left).
 - ``jobZipCode``: tables say string [5..7], examples show a number. Stored as a
   string; job records answer it as a number when it is all digits (as the examples
   do, so a leading zero is lost exactly as it would be), else as a string. Company
   zips are answered as strings (as their examples show). Both forms are accepted.
 - ``products``/``jobs`` ("Array of arrays") are flat lists; nested lists are flattened.
-- The company example omits the required ``companyUrl``: records include it.
+- The company example omits the required ``companyUrl``: records include it (reading ``company_url``).
 - The jobs ``from``/``to`` filters ("job posting date") apply to ``startDate`` (the
   examples use the same timestamps); a bare date in ``to`` covers that whole day.
 - Cost data rows are ordered by ``time`` (oldest first); they have no id.
@@ -50,6 +57,8 @@ Control actions (``POST /_control/api/jobcase/<action>``):
 - ``rate_limit``       ``{"requests": 15, "window_seconds": 3}`` (resets the window)
 - ``add_cost_events``  ``{"count": 3, "campaignId": 1?, "jobId": 2?, "eventType": "Click"?}``:
                        new cost rows at the sandbox clock (campaign spend grows too)
+- ``spend``            ``{"campaign_id": 1, "amount": 2.5}``: the campaign spends that much (no cost
+                       row; refused above its remaining budget)
 
 ``dump()`` returns every table as the API answers it, bounded: a table with more
 than ``DUMP_LIMIT`` records gives its first ``DUMP_LIMIT`` by id plus every changed
@@ -70,8 +79,184 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from jobsync_common import jobcase as jc
-from jobsync_sandbox.core import UTC, FilePart, HTTPError, Request, Response, SimulatedAPI, json_response, route
+from jobsync_sandbox.core import (
+    UTC,
+    FilePart,
+    HTTPError,
+    Reading,
+    Request,
+    Response,
+    SimulatedAPI,
+    json_response,
+    route,
+)
+
+# -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
+#: "headers: {'X-Platform-Api-Key': 'REPLACE_KEY_VALUE'}"
+API_KEY_HEADER = "X-Platform-Api-Key"
+#: "To avoid rate limiting, try to stay within 200 requests per minute."
+DOCUMENTED_REQUESTS_PER_MINUTE = 200
+#: "Lists all companies, paginated (100 per page by default)" (jobs and campaigns say the same).
+DEFAULT_PAGE_SIZE = 100
+#: "status | string Default: "active" Filter by job status:" (the values are not listed: see the readings).
+DEFAULT_STATUS = "active"
+#: The values themselves are not listed: the ``job_statuses`` and ``campaign_statuses`` readings.
+#: "Create a company": the fields marked "required" (``companyUrl`` too, though the example omits it).
+COMPANY_REQUIRED_FIELDS = (
+    "partnerId", "companyName", "partnerCompanyId", "companyUrl",
+    "companyStreet", "companyCity", "companyState", "companyZipCode",
+)  # fmt: skip
+#: ``"jobStatus": "Active"`` in every job example; "Expires a job so that it is no longer active" (the
+#: expired value is not shown: "Expired" by analogy).
+JOB_ACTIVE, JOB_EXPIRED = "Active", "Expired"
+#: "budget required | number <float> decimal places <= 2 >= 15"
+MIN_CAMPAIGN_BUDGET = Decimal(15)
+#: "addBudget | number <float> decimal places <= 2 >= 1"
+MIN_ADD_BUDGET = Decimal(1)
+#: "jobs | Array of arrays <= 500 items"
+MAX_CAMPAIGN_JOBS = 500
+
+
+# -- the plausible readings of the document (see core.Reading) ------------------------------------------------
+READINGS: dict[str, Reading] = {
+    "update_method": Reading(
+        values={
+            "PUT": "company, job and campaign updates are PUT (every required field sent); PATCH answers 405",
+            "PATCH": "updates are PATCH (partial: fields left out keep their value); PUT answers 405",
+            "both": "PUT (full) and PATCH (partial) both update, as a Django REST Framework UpdateAPIView does",
+        },
+        default="PUT",
+        doc='"Updates a company by company identifier." (no method shown), with the create table\'s "required" '
+        "fields repeated for the update",
+        why="The update tables require every field a create requires: a full replacement, i.e. PUT. "
+        "Today's behaviour.",
+    ),
+    "products_method": Reading(
+        values={
+            "POST": "POST /job/{id}/products/ replaces the job's products; PUT answers 405",
+            "PUT": "PUT replaces them; POST answers 405",
+            "both": "POST and PUT both replace them",
+        },
+        default="POST",
+        doc='"Adds or removes products for a job" (no method shown)',
+        why="It is an action on a job (like expire/unexpire, which the document shows as POST), not an update "
+        "of a resource. Today's behaviour.",
+    ),
+    "job_statuses": Reading(
+        values={
+            "active,expired": "jobs filter on status=active|expired; records say Active/Expired",
+            "active,inactive": "status=active|inactive; an expired job is listed (and shown) as Inactive",
+            "active,expired,deleted": "status=active|expired|deleted (deleted lists nothing: the API "
+            "deletes no jobs)",
+        },
+        default="active,expired",
+        doc='"status | string Default: "active" Filter by job status:" (the list of values is empty)',
+        why='Records show "jobStatus": "Active", and the only transitions are the expire and unexpire '
+        "endpoints. Today's behaviour. Any other value answers 400 in every reading.",
+    ),
+    "campaign_statuses": Reading(
+        values={
+            "active,paused,ended": "campaigns filter on status=active|paused|ended (isPaused, endDate passed)",
+            "active,inactive": "status=active|inactive; paused and ended campaigns are listed (and shown) as "
+            "Inactive",
+        },
+        default="active,paused,ended",
+        doc='"status | string Default: "active" Filter by campaign status:" (the list of values is empty)',
+        why='Records show "status": "Active"; a campaign can be paused ("isPaused") or ended ("endDate ... When '
+        "to end the campaign\"). Today's behaviour.",
+    ),
+    "trailing_slash": Reading(
+        values={
+            "required": "every path ends in / as documented; without it the answer is Django's 301 "
+            "(APPEND_SLASH) to the same URL with the slash, whatever the method",
+            "optional": "paths are served with or without the trailing slash",
+        },
+        default="required",
+        doc="Every URL in the document ends in a slash: \"url: '.../api/platform/v1/company/'\", "
+        "\".../job/%7BjobId%7D/expire/\"",
+        why="The document's URLs all end in / and the API is a Django REST Framework service, whose "
+        "CommonMiddleware answers a slash-less URL with a 301 (a client that follows it for a POST or PUT "
+        "turns it into a GET and loses the body).",
+    ),
+    "campaign_budget": Reading(
+        values={
+            "total": "a campaign's budget is the total of every amount added (budget, then each addBudget)",
+            "remaining": "budget is that total minus what was spent so far (it falls as the campaign spends)",
+        },
+        default="total",
+        doc='"budget | Amount of budget to add to the campaign" and "addBudget | Amount of budget to add"; the '
+        'example answers "budgetRemaining": 14.25, "budgetSpent": 0.75, "budget": 15',
+        why="In the example budget = budgetRemaining + budgetSpent = the 15 created: the total. Today's behaviour. "
+        "Spend grows with add_cost_events or the spend control.",
+    ),
+    "zip_code_form": Reading(
+        values={
+            "number": "job records answer jobZipCode as a number when it is all digits (company zips as strings)",
+            "string": "every zip code is answered as the string the tables document",
+        },
+        default="number",
+        doc='"jobZipCode required | string [ 5 .. 7 ] characters" vs the examples\' "jobZipCode": 94111',
+        why="The examples show what the API sent; a number loses a leading zero (02108 -> 2108) exactly as "
+        "the live API would. Today's behaviour; both forms are accepted on input in every reading.",
+    ),
+    "company_url": Reading(
+        values={
+            "required": "creating or updating a company without companyUrl answers 400",
+            "optional": "companyUrl may be left out (as the examples do); the record then has none",
+        },
+        default="required",
+        doc='"companyUrl required | string <uri> non-empty" vs examples that never send it',
+        why="The table marks it required in so many words; an example leaving it out proves nothing.",
+    ),
+    "uniqueness": Reading(
+        values={
+            "enforced": "partnerCompanyId, adNumber and a campaign's name within its company are unique (400 "
+            "naming the field on a duplicate)",
+            "partner_company_id_only": "only partnerCompanyId is unique; a second job with the same adNumber, "
+            "or campaign with the same name, is created",
+        },
+        default="enforced",
+        doc='partnerCompanyId: "(must be unique)"; adNumber: "Your own system\'s unique identifier for this job"; '
+        "campaign name: nothing",
+        why="adNumber is called a unique identifier and a campaign is looked up by its name; only partnerCompanyId "
+        "says the API enforces it, so tests opt into the looser reading. Today's behaviour.",
+    ),
+    "cost_data_order": Reading(
+        values={
+            "oldest_first": "campaign cost data rows are answered oldest first (by time)",
+            "newest_first": "they are answered newest first",
+        },
+        default="oldest_first",
+        doc='"Lists applicant and click cost data for a campaign" (no order given)',
+        why="An append-only event list paged by offset is stable only oldest first (new rows land at the end). "
+        "Today's behaviour.",
+    ),
+}
+#: ``jobStatus`` / campaign ``status`` shown for a filter value that renames a state.
+_INACTIVE = "Inactive"
+
+
+def aggressiveness_problem(value: t.Any) -> bool:
+    """ "aggressiveness | number non-empty multiple of 10 [ 10 .. 60 ]": True when ``value`` breaks it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        return True
+    return not 10 <= value <= 60 or int(value) % 10 != 0  # noqa: PLR2004 - the documented bounds
+
+
+def flat_codes(value: t.Any) -> list[t.Any] | None:
+    """A flat list from a field typed "Array of arrays" whose examples are flat (``"products": ["college"]``,
+    ``"jobs": [10]``): nested lists are flattened, a single scalar is a one-item list."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)):
+        return [value]
+    flat: list[t.Any] = []
+    for item in value:
+        if isinstance(item, (list, tuple)):
+            flat.extend(flat_codes(item) or [])
+        else:
+            flat.append(item)
+    return flat
 
 DUMP_LIMIT = 10_000
 MAX_PAGE_SIZE = 1000
@@ -391,14 +576,14 @@ def _money(value: t.Any, field: str, minimum: Decimal, errors: Errors) -> Decima
 
 def _page_args(request: Request) -> tuple[int, int]:
     offset = request.int_arg("offset", 0)
-    limit = request.int_arg("limit", jc.DEFAULT_PAGE_SIZE)
+    limit = request.int_arg("limit", DEFAULT_PAGE_SIZE)
     if offset < 0 or limit < 1:
         raise HTTPError(400, {"detail": "offset must be >= 0 and limit >= 1."})
     return offset, min(limit, MAX_PAGE_SIZE)
 
 
 def _status_arg(request: Request, allowed: tuple[str, ...]) -> str:
-    status = (request.arg("status") or jc.DEFAULT_STATUS).strip().lower()
+    status = (request.arg("status") or DEFAULT_STATUS).strip().lower()
     if status not in allowed:
         raise HTTPError(400, {"status": [f'"{status}" is not a valid choice: {", ".join(allowed)}.']})
     return status
@@ -447,10 +632,13 @@ class JobcaseAPI(SimulatedAPI):
         "campaigns": 6,
         "products": 4,
         "cost_rows": 25,
-        "rate_limit_requests": jc.DOCUMENTED_REQUESTS_PER_MINUTE,
+        "rate_limit_requests": DOCUMENTED_REQUESTS_PER_MINUTE,
         "rate_limit_window_seconds": 60,
     }
     default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-jobcase-key", "partner_id": 1}
+    #: "offset | integer The number of items to skip before starting to collect the result set"
+    paging_parameters = ("offset",)
+    readings_spec = READINGS
     #: Not saved by `serve --state-file`: rate-limit windows are readings of this process's monotonic clock.
     persist_exclude: t.ClassVar[tuple[str, ...]] = ("windows",)
 
@@ -533,7 +721,7 @@ class JobcaseAPI(SimulatedAPI):
             "endDate": iso(start + dt.timedelta(days=30)),
             "isConfidential": i % 7 == 0,
             "jobAttributes": {"Department": rng.choice(("Operations", "Sales", "Care"))},
-            "jobStatus": jc.JOB_EXPIRED if i % EXPIRED_EVERY == 0 else jc.JOB_ACTIVE,
+            "jobStatus": JOB_EXPIRED if i % EXPIRED_EVERY == 0 else JOB_ACTIVE,
             "applyActionType": action,
             "resumeRequired": action == "Email Address" and i % 2 == 0,
             "products": [self.products[i % len(self.products)]["code"]] if self.products else [],
@@ -601,20 +789,39 @@ class JobcaseAPI(SimulatedAPI):
 
     # -- rendering (records as the API answers them) ------------------------------------------------
     def render_company(self, company: dict) -> dict:
-        return {k: v for k, v in company.items() if not k.startswith("_")}
+        # `company_url` = optional: a company created without one has none (as the examples show).
+        return {k: v for k, v in company.items() if not k.startswith("_") and (k != "companyUrl" or v is not None)}
 
     def render_job(self, job: dict) -> dict:
         out = {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
-        out["jobZipCode"] = _digits_as_number(job.get("jobZipCode"))
+        if self.reading("zip_code_form") == "number":
+            out["jobZipCode"] = _digits_as_number(job.get("jobZipCode"))
+        out["jobStatus"] = self.job_status(job)
         return out
+
+    def job_status(self, job: dict) -> str:
+        """``jobStatus`` as shown: the ``job_statuses`` reading ``active,inactive`` calls an expired job Inactive."""
+        if job["jobStatus"] == JOB_EXPIRED and "inactive" in self.job_statuses:
+            return _INACTIVE
+        return str(job["jobStatus"])
+
+    @property
+    def job_statuses(self) -> tuple[str, ...]:
+        return tuple(self.reading("job_statuses").split(","))
+
+    @property
+    def campaign_statuses(self) -> tuple[str, ...]:
+        return tuple(self.reading("campaign_statuses").split(","))
 
     def campaign_status(self, campaign: dict) -> str:
         if campaign.get("isPaused"):
-            return "Paused"
-        end = _parse_when(campaign.get("endDate"))
-        if end is not None and end <= self.clock.now():
-            return "Ended"
-        return "Active"
+            state = "Paused"
+        else:
+            end = _parse_when(campaign.get("endDate"))
+            state = "Ended" if end is not None and end <= self.clock.now() else "Active"
+        if state != "Active" and "inactive" in self.campaign_statuses:
+            return _INACTIVE
+        return state
 
     def render_campaign(self, campaign: dict) -> dict:
         jobs = []
@@ -624,7 +831,7 @@ class JobcaseAPI(SimulatedAPI):
             jobs.append(
                 {
                     "id": job_id,
-                    "status": job.get("jobStatus"),
+                    "status": self.job_status(job) if job else None,
                     "jobTitle": job.get("jobTitle"),
                     "budgetSpent": round(stats.get("budgetSpent", 0.0), 2),
                     "totalClicks": stats.get("totalClicks", 0),
@@ -640,7 +847,12 @@ class JobcaseAPI(SimulatedAPI):
             "aggressiveness": campaign["aggressiveness"],
             "endDate": campaign.get("endDate"),
             "status": self.campaign_status(campaign),
-            "budget": _money_out(campaign["budget"]),
+            # `campaign_budget`: the total ever added, or (remaining) that total minus the spend so far.
+            "budget": _money_out(
+                campaign["budget"] - campaign["budgetSpent"]
+                if self.reading("campaign_budget") == "remaining"
+                else campaign["budget"]
+            ),
             "jobs": jobs,
         }
 
@@ -648,16 +860,40 @@ class JobcaseAPI(SimulatedAPI):
     def render_cost_row(row: dict) -> dict:
         return {k: v for k, v in row.items() if k != "id"}
 
-    # -- auth and rate limit --------------------------------------------------------------------------
+    # -- trailing slash, auth and rate limit -------------------------------------------------------------
+    def dispatch(self, request: Request) -> Response:
+        # `trailing_slash` = required: Django's CommonMiddleware (APPEND_SLASH) runs before DRF's auth and
+        # throttling, and answers a slash-less URL that would match with a slash by a 301 there.
+        if self.reading("trailing_slash") == "required" and not request.path.endswith("/"):
+            slashed = request.path + "/"
+            if any(regex.match(slashed) for _, regex, _ in self._route_table):
+                location = self.base_path + slashed + (f"?{request.raw_query}" if request.raw_query else "")
+                return Response(301, b"", {"Location": location, "Content-Type": "text/html; charset=utf-8"})
+        return super().dispatch(request)
+
+    def _allow_method(self, request: Request, reading: str) -> None:
+        """405 (DRF's wording) for a method the reading ``reading`` does not accept."""
+        allowed = self.reading(reading)
+        if allowed != "both" and request.method != allowed:
+            raise HTTPError(405, {"detail": f'Method "{request.method}" not allowed.'}, {"Allow": allowed})
+
+    def _update_body(self, request: Request, existing: dict, required: t.Iterable[str]) -> dict:
+        """The body of an update; a PATCH is partial (DRF ``partial=True``): required fields left out keep
+        their value."""
+        body = _body(request)
+        if request.method == "PATCH":
+            body = {**{f: existing.get(f) for f in required if f not in body}, **body}
+        return body
+
     def authenticate(self, request: Request) -> None:
-        key = request.header(jc.API_KEY_HEADER)
+        key = request.header(API_KEY_HEADER)
         if not key:
             raise HTTPError(401, {"detail": "Authentication credentials were not provided."})
         if key != self.credentials["api_key"]:
             raise HTTPError(401, {"detail": "Invalid API key."})
 
     def before_dispatch(self, request: Request) -> None:
-        key = request.header(jc.API_KEY_HEADER) or ""
+        key = request.header(API_KEY_HEADER) or ""
         now = time.monotonic()
         with self.lock:
             window = self.windows.setdefault(key, collections.deque())
@@ -699,11 +935,14 @@ class JobcaseAPI(SimulatedAPI):
         return dict(person)
 
     # -- companies ------------------------------------------------------------------------------------
-    COMPANY_REQUIRED = jc.COMPANY_REQUIRED_FIELDS
+    COMPANY_REQUIRED = COMPANY_REQUIRED_FIELDS
 
     def _company_from(self, body: dict, existing: dict | None) -> dict:
         errors: Errors = {}
-        _require(body, self.COMPANY_REQUIRED, errors)
+        required: tuple[str, ...] = self.COMPANY_REQUIRED
+        if self.reading("company_url") == "optional":
+            required = tuple(f for f in required if f != "companyUrl")
+        _require(body, required, errors)
         if not _blank(body.get("partnerId")) and body.get("partnerId") != self.partner_id:
             _error(errors, "partnerId", "Invalid partner for this API key.")
         _check_url(body, "companyUrl", errors)
@@ -717,8 +956,9 @@ class JobcaseAPI(SimulatedAPI):
         if errors:
             raise HTTPError(400, errors)
         company = dict(existing or {})
-        for field in ("companyName", "partnerCompanyId", "companyUrl", "companyStreet", "companyCity", "companyState"):
+        for field in ("companyName", "partnerCompanyId", "companyStreet", "companyCity", "companyState"):
             company[field] = str(body[field]).strip()
+        company["companyUrl"] = None if _blank(body.get("companyUrl")) else str(body["companyUrl"]).strip()
         company["partnerId"] = self.partner_id
         company["companyZipCode"] = zip_code
         for field in ("companyContact", "salesRep"):
@@ -748,10 +988,12 @@ class JobcaseAPI(SimulatedAPI):
             return json_response(self.render_company(self._get_or_404(self.companies, request, "Company")))
 
     @route("PUT", r"/company/(?P<id>\d+)/")
+    @route("PATCH", r"/company/(?P<id>\d+)/")
     def update_company(self, request: Request) -> Response:
-        body = _body(request)
+        self._allow_method(request, "update_method")  # DRF answers 405 before looking the object up
         with self.lock:
             existing = self._get_or_404(self.companies, request, "Company")
+            body = self._update_body(request, existing, self.COMPANY_REQUIRED)
             company = self.companies.put(self._company_from(body, existing))
             return json_response(self.render_company(company))
 
@@ -792,7 +1034,7 @@ class JobcaseAPI(SimulatedAPI):
     }
 
     def _check_products(self, value: t.Any, errors: Errors) -> list[str] | None:
-        codes = jc.normalize_codes(value)
+        codes = flat_codes(value)
         if codes is None:
             return None
         known = {p["code"] for p in self.products}
@@ -837,7 +1079,7 @@ class JobcaseAPI(SimulatedAPI):
         start = _check_when(body, "startDate", errors)
         end = _check_when(body, "endDate", errors)
         ad_number = body.get("adNumber")
-        if not _blank(ad_number):
+        if not _blank(ad_number) and self.reading("uniqueness") == "enforced":
             owner = self.jobs.find(str(ad_number))
             if owner is not None and (existing is None or owner != existing["id"]):
                 _error(errors, "adNumber", "job with this adNumber already exists.")
@@ -845,12 +1087,12 @@ class JobcaseAPI(SimulatedAPI):
         if existing is None:  # products and campaignId only on create (the update table lists neither)
             products = self._check_products(body.get("products"), errors)
             campaign = self._campaign_or_error(body.get("campaignId"), errors)
-            if campaign is not None and len(campaign["jobs"]) >= jc.MAX_CAMPAIGN_JOBS:
-                _error(errors, "campaignId", f"A campaign holds at most {jc.MAX_CAMPAIGN_JOBS} jobs.")
+            if campaign is not None and len(campaign["jobs"]) >= MAX_CAMPAIGN_JOBS:
+                _error(errors, "campaignId", f"A campaign holds at most {MAX_CAMPAIGN_JOBS} jobs.")
         if errors:
             raise HTTPError(400, errors)
         now = self.clock.now()
-        job = dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": jc.JOB_ACTIVE, **self.JOB_DEFAULTS}
+        job = dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": JOB_ACTIVE, **self.JOB_DEFAULTS}
         for field in ("adNumber", "jobTitle", "jobDescription", "jobCity", "jobState"):
             job[field] = str(body[field]).strip()
         job["companyId"] = body["companyId"]
@@ -873,8 +1115,9 @@ class JobcaseAPI(SimulatedAPI):
             self.campaigns.put(campaign)
 
     def _job_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
-        status = _status_arg(request, jc.JOB_STATUSES)
-        wanted = jc.JOB_EXPIRED if status == "expired" else jc.JOB_ACTIVE
+        status = _status_arg(request, self.job_statuses)
+        # "inactive" is another name for expired; "deleted" is a status no job ever reaches here.
+        wanted = {"active": JOB_ACTIVE, "expired": JOB_EXPIRED, "inactive": JOB_EXPIRED}.get(status)
         bounds = []
         for name, end_of_day in (("from", False), ("to", True)):
             raw = request.arg(name)
@@ -883,7 +1126,11 @@ class JobcaseAPI(SimulatedAPI):
                 raise HTTPError(400, {name: ["Date has wrong format. Use ISO 8601."]})
             bounds.append(moment)
         since, until = bounds
-        residues = frozenset({0}) if status == "expired" else frozenset(range(1, EXPIRED_EVERY))
+        residues = {
+            JOB_EXPIRED: frozenset({0}),
+            JOB_ACTIVE: frozenset(range(1, EXPIRED_EVERY)),
+            None: frozenset(),
+        }[wanted]
         # Seeded job i starts at JOB_EPOCH + i minutes: the date range is an id range.
         lo = 1 if since is None else math.ceil((since - JOB_EPOCH) / JOB_STEP)
         hi = self.jobs.seeded if until is None else math.floor((until - JOB_EPOCH) / JOB_STEP)
@@ -919,15 +1166,19 @@ class JobcaseAPI(SimulatedAPI):
             return json_response(self.render_job(self._get_or_404(self.jobs, request, "Job")))
 
     @route("PUT", r"/job/(?P<id>\d+)/")
+    @route("PATCH", r"/job/(?P<id>\d+)/")
     def update_job(self, request: Request) -> Response:
-        body = _body(request)
+        self._allow_method(request, "update_method")  # DRF answers 405 before looking the object up
         with self.lock:
             existing = self._get_or_404(self.jobs, request, "Job")
+            body = self._update_body(request, existing, self.JOB_REQUIRED)
             job = self.jobs.put(self._job_from(body, existing))
             return json_response(self.render_job(job))
 
     @route("POST", r"/job/(?P<id>\d+)/products/")
+    @route("PUT", r"/job/(?P<id>\d+)/products/")
     def set_job_products(self, request: Request) -> Response:
+        self._allow_method(request, "products_method")
         body = _body(request)
         with self.lock:
             job = dict(self._get_or_404(self.jobs, request, "Job"))
@@ -956,11 +1207,11 @@ class JobcaseAPI(SimulatedAPI):
 
     @route("POST", r"/job/(?P<id>\d+)/expire/")
     def expire_job(self, request: Request) -> Response:
-        return self._set_job_status(request, jc.JOB_EXPIRED)
+        return self._set_job_status(request, JOB_EXPIRED)
 
     @route("POST", r"/job/(?P<id>\d+)/unexpire/")
     def unexpire_job(self, request: Request) -> Response:
-        return self._set_job_status(request, jc.JOB_ACTIVE)
+        return self._set_job_status(request, JOB_ACTIVE)
 
     # -- campaigns ------------------------------------------------------------------------------------
     def _campaign_from(self, body: dict, existing: dict | None) -> dict:
@@ -968,24 +1219,25 @@ class JobcaseAPI(SimulatedAPI):
         _require(body, ("companyId", "name") if existing else ("companyId", "name", "budget"), errors)
         self._check_company_id(body, errors)
         aggressiveness = body.get("aggressiveness")
-        if aggressiveness is not None and jc.aggressiveness_problem(aggressiveness):
+        if aggressiveness is not None and aggressiveness_problem(aggressiveness):
             _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
         _check_bool(body, "isPaused", errors)
         end = _check_when(body, "endDate", errors)
         budget = add = None
         if existing is None and body.get("budget") is not None:
-            budget = _money(body["budget"], "budget", jc.MIN_CAMPAIGN_BUDGET, errors)
+            budget = _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors)
         if existing is not None and body.get("addBudget") is not None:
-            add = _money(body["addBudget"], "addBudget", jc.MIN_ADD_BUDGET, errors)
-        jobs = jc.normalize_codes(body.get("jobs"))
+            add = _money(body["addBudget"], "addBudget", MIN_ADD_BUDGET, errors)
+        jobs = flat_codes(body.get("jobs"))
         if jobs is not None:
-            if len(jobs) > jc.MAX_CAMPAIGN_JOBS:
-                _error(errors, "jobs", f"Ensure this field has no more than {jc.MAX_CAMPAIGN_JOBS} elements.")
+            if len(jobs) > MAX_CAMPAIGN_JOBS:
+                _error(errors, "jobs", f"Ensure this field has no more than {MAX_CAMPAIGN_JOBS} elements.")
             for job_id in jobs:
                 if isinstance(job_id, bool) or not isinstance(job_id, int) or self.jobs.get(job_id) is None:
                     _error(errors, "jobs", f'Invalid pk "{job_id}" - object does not exist.')
         name = body.get("name")
-        if not _blank(name) and isinstance(body.get("companyId"), int):
+        unique = self.reading("uniqueness") == "enforced"
+        if unique and not _blank(name) and isinstance(body.get("companyId"), int):
             owner = self.campaigns.find((body["companyId"], str(name).strip().lower()))
             if owner is not None and (existing is None or owner != existing["id"]):
                 _error(errors, "name", "campaign with this name already exists for this company.")
@@ -1016,9 +1268,11 @@ class JobcaseAPI(SimulatedAPI):
         return campaign
 
     def _campaign_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
-        status = _status_arg(request, jc.CAMPAIGN_STATUSES)
-        residue = next(r for r, s in CAMPAIGN_STATUS_BY_RESIDUE.items() if s == status)
-        return (lambda c: self.campaign_status(c).lower() == status), Pattern(1, self.campaigns.seeded, 3, frozenset({residue}))
+        status = _status_arg(request, self.campaign_statuses)
+        # "inactive" (the campaign_statuses reading active,inactive) gathers paused and ended campaigns.
+        states = {"paused", "ended"} if status == "inactive" else {status}
+        residues = frozenset(r for r, state in CAMPAIGN_STATUS_BY_RESIDUE.items() if state in states)
+        return (lambda c: self.campaign_status(c).lower() == status), Pattern(1, self.campaigns.seeded, 3, residues)
 
     @route("GET", "/campaign/")
     def list_campaigns(self, request: Request) -> Response:
@@ -1041,10 +1295,12 @@ class JobcaseAPI(SimulatedAPI):
             return json_response(self.render_campaign(self._get_or_404(self.campaigns, request, "Campaign")))
 
     @route("PUT", r"/campaign/(?P<id>\d+)/")
+    @route("PATCH", r"/campaign/(?P<id>\d+)/")
     def update_campaign(self, request: Request) -> Response:
-        body = _body(request)
+        self._allow_method(request, "update_method")  # DRF answers 405 before looking the object up
         with self.lock:
             existing = self._get_or_404(self.campaigns, request, "Campaign")
+            body = self._update_body(request, existing, ("companyId", "name"))
             campaign = self.campaigns.put(self._campaign_from(body, existing))
             return json_response(self.render_campaign(campaign))
 
@@ -1053,23 +1309,26 @@ class JobcaseAPI(SimulatedAPI):
         offset, limit = _page_args(request)
         job_id = request.int_arg("jobId", 0) or None
         campaign_id = request.int_arg("campaignId", 0) or None
+
+        def matches(row: dict) -> bool:
+            return (job_id is None or row["jobId"] == job_id) and (campaign_id is None or row["campaignId"] == campaign_id)
+
+        # Unfiltered, every seeded row matches: paging is arithmetic; a filter scans.
+        pattern = Pattern(1, self.cost_rows.seeded) if job_id is None and campaign_id is None else None
         with self.lock:
-            if job_id is None and campaign_id is None:
-                count, page = self.cost_rows.select(lambda r: True, Pattern(1, self.cost_rows.seeded), offset, limit)
-            else:
-                count, page = self.cost_rows.select(
-                    lambda r: (job_id is None or r["jobId"] == job_id)
-                    and (campaign_id is None or r["campaignId"] == campaign_id),
-                    None,
-                    offset,
-                    limit,
-                )
+            if self.reading("cost_data_order") == "oldest_first":
+                count, page = self.cost_rows.select(matches, pattern, offset, limit)
+            else:  # newest first: the same rows counted from the end
+                count, _ = self.cost_rows.select(matches, pattern, 0, 0)
+                stop = max(0, count - offset)
+                _, page = self.cost_rows.select(matches, pattern, max(0, stop - limit), min(limit, stop))
+                page.reverse()
             return json_response({"count": count, "results": [self.render_cost_row(r) for r in page]})
 
     @route("POST", "/campaign/estimate/")
     def estimate(self, request: Request) -> Response:
         body = _body(request)
-        key = request.header(jc.API_KEY_HEADER) or ""
+        key = request.header(API_KEY_HEADER) or ""
         with self.lock:
             day = self.clock.now().date().isoformat()
             if self.estimates[(key, day)] >= ESTIMATES_PER_DAY:
@@ -1083,9 +1342,9 @@ class JobcaseAPI(SimulatedAPI):
             elif len(str(body["jobZipCode"]).strip()) > 7:
                 _error(errors, "jobZipCode", "Ensure this field has no more than 7 characters.")
             _check_state(body, "jobState", errors)
-            budget = _money(body["budget"], "budget", jc.MIN_CAMPAIGN_BUDGET, errors) if body.get("budget") is not None else None
+            budget = _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors) if body.get("budget") is not None else None
             aggressiveness = body.get("aggressiveness", 20)
-            if jc.aggressiveness_problem(aggressiveness):
+            if aggressiveness_problem(aggressiveness):
                 _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
             if errors:
                 raise HTTPError(400, errors)
@@ -1113,7 +1372,23 @@ class JobcaseAPI(SimulatedAPI):
             return {"requests": self.rate_limit_requests, "window_seconds": self.rate_limit_window}
         if action == "add_cost_events":
             return {"added": self._add_cost_events(payload)}
+        if action == "spend":
+            return self._spend(payload)
         return super().control(action, payload)
+
+    def _spend(self, payload: t.Mapping[str, t.Any]) -> dict:
+        """The campaign spends ``amount`` (no cost row: ``add_cost_events`` spends with cost data)."""
+        campaign = self.campaigns.get(int(payload.get("campaign_id") or 0))
+        if campaign is None:
+            raise HTTPError(404, {"error": f"no campaign {payload.get('campaign_id')!r}"})
+        errors: Errors = {}
+        amount = _money(payload.get("amount"), "amount", Decimal("0.01"), errors)
+        if amount is None:
+            raise HTTPError(400, {"error": f"amount must be a positive number with at most 2 decimals: {errors}"})
+        remaining = campaign["budget"] - campaign["budgetSpent"]
+        if amount > remaining:
+            raise HTTPError(400, {"error": f"spend {amount} exceeds the campaign's remaining budget {remaining}"})
+        return self.render_campaign(self.campaigns.put({**campaign, "budgetSpent": campaign["budgetSpent"] + amount}))
 
     def _add_cost_events(self, payload: t.Mapping[str, t.Any]) -> list[dict]:
         count = int(payload.get("count", 1))

@@ -1,0 +1,104 @@
+"""Python client of the sandbox's ``/_control`` endpoints (tests, benchmarks, the demo).
+
+Standard library only (``urllib``): the sandbox is its own distribution with no dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class ControlError(Exception):
+    """A control endpoint answered an error status; the message holds the status and the body."""
+
+    def __init__(self, method: str, url: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {url} answered HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+class SandboxClient:
+    """Talks to a running sandbox over HTTP; mirrors :class:`jobsync_sandbox.Sandbox` controls."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: t.Any = None,
+        params: t.Mapping[str, t.Any] | None = None,
+    ) -> t.Any:
+        url = f"{self.url}/_control/{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        data = None if json_body is None else json.dumps(json_body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - our own URL
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raise ControlError(method, url, err.code, err.read().decode("utf-8", "replace")) from None
+
+    def health(self) -> dict[str, t.Any]:
+        return self._call("GET", "health")
+
+    @property
+    def base_urls(self) -> dict[str, str]:
+        return self.health()["base_urls"]
+
+    def reset(self, seed: int = 1, sizes: t.Mapping[str, t.Mapping[str, int]] | None = None) -> dict:
+        return self._call("POST", "reset", json_body={"seed": seed, "sizes": sizes or {}})
+
+    def add_fault(self, **rule: t.Any) -> dict:
+        return self._call("POST", "faults", json_body=rule)
+
+    def faults(self) -> list[dict]:
+        return self._call("GET", "faults")
+
+    def clear_faults(self) -> dict:
+        return self._call("DELETE", "faults")
+
+    def set_latency(self, ms: int, api: str | None = None) -> dict:
+        return self._call("POST", "latency", json_body={"api": api, "ms": ms})
+
+    def advance_clock(self, seconds: float) -> str:
+        return self._call("POST", "clock", json_body={"advance_seconds": seconds})["now"]
+
+    def now(self) -> str:
+        return self._call("GET", "clock")["now"]
+
+    def requests(
+        self, api: str | None = None, method: str | None = None, path: str | None = None, limit: int = 1000
+    ) -> dict:
+        params = {k: v for k, v in {"api": api, "method": method, "path": path, "limit": limit}.items() if v}
+        return self._call("GET", "requests", params=params)
+
+    def clear_requests(self) -> dict:
+        return self._call("DELETE", "requests")
+
+    def store(self, api: str) -> t.Any:
+        return self._call("GET", f"store/{api}")
+
+    def api_control(self, api: str, action: str, payload: t.Mapping[str, t.Any] | None = None) -> t.Any:
+        return self._call("POST", f"api/{api}/{action}", json_body=dict(payload or {}))
+
+    def readings(self, api: str | None = None) -> dict[str, t.Any]:
+        """Every API's readings, or one API's: ``{name: {"value", "default", "values", "doc", "why"}}``."""
+        return self._call("GET", f"api/{api}/readings" if api else "readings")
+
+    def set_readings(self, api: str, **values: str) -> dict[str, t.Any]:
+        """Switch readings of one API, e.g. ``set_readings("jobcase", trailing_slash="optional")``."""
+        return self._call("POST", f"api/{api}/readings", json_body=values)
+
+    def reading(self, api: str, name: str) -> str:
+        return self.readings(api)[name]["value"]
