@@ -242,8 +242,8 @@ def test_drop_applies_the_write_and_loses_the_response(control, sandbox):
             json.dumps(company).encode(),
         )  # fmt: skip
     assert "LOST-1" in {c["partnerCompanyId"] for c in control.store("jobcase")["companies"]}
-    assert control.requests(api="jobcase", method="POST")["entries"][-1] | {"time": 0, "seq": 0} == {
-        "seq": 0, "time": 0, "api": "jobcase", "method": "POST", "path": "/company/", "query": {}, "status": 201,
+    assert control.requests(api="jobcase", method="POST")["entries"][-1] | {"time": 0, "seq": 0, "arrived": 0} == {
+        "seq": 0, "time": 0, "arrived": 0, "api": "jobcase", "method": "POST", "path": "/company/", "query": {}, "status": 201,
         "fault": "drop",
     }  # fmt: skip
 
