@@ -262,12 +262,16 @@ class BudgetGuard:
         self.tripped: str | None = None
         self._lock = threading.Lock()
 
+    def check_open(self, campaign: str) -> None:
+        """Refuse any top-up once the guard tripped in this run."""
+        if self.tripped:
+            msg = f"budget top-ups stopped earlier in this run ({self.tripped}); campaign {campaign!r} not topped up"
+            raise RecordRejected(msg)
+
     def reserve(self, campaign: str, amount: Decimal) -> None:
         """Count ``amount`` against the run's cap before sending it; refuse when the guard forbids it."""
         with self._lock:
-            if self.tripped:
-                msg = f"budget top-ups stopped earlier in this run ({self.tripped}); campaign {campaign!r} not topped up"
-                raise RecordRejected(msg)
+            self.check_open(campaign)
             if self.cap is not None and self.added + amount > self.cap:
                 msg = (
                     f"topping campaign {campaign!r} up by {amount} would add {self.added + amount} this run, more than "
@@ -640,6 +644,7 @@ class JobcaseCampaignsSink(JobcaseSink):
                 jc.MIN_ADD_BUDGET,
             )
             return None
+        self.budget_guard.check_open(name)
         problem = running_total_problem(existing)
         if problem:
             self.budget_guard.trip(f"campaign {name!r}: {problem}")

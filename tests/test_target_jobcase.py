@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import pytest
 
@@ -351,6 +353,62 @@ def test_top_ups_beyond_the_per_run_cap_are_refused_naming_the_campaign_and_cap(
     assert (summary["jobcase_campaigns"]["updated"], summary["jobcase_campaigns"]["rejected"]) == (1, 1)
     [line] = [json.loads(x) for x in dead.read_text().splitlines()]
     assert "Campaign 2" in line["error"] and "jobcase_max_budget_added_per_run" in line["error"] and "(50)" in line["error"]
+
+
+@pytest.mark.parametrize("meaning", ["total", "remaining"])
+def test_with_top_ups_off_no_add_budget_is_ever_sent_whatever_budget_means(config, control, meaning):
+    control.api_control("jobcase", "readings", {"campaign_budget": meaning})
+    control.api_control("jobcase", "spend", {"campaign_id": 1, "amount": 5})
+    campaigns = [{"companyId": 1, "name": "Campaign 1", "budget": 60}, {"companyId": 2, "name": "Campaign 2", "budget": 90}]
+    write(config, messages("jobcase_campaigns", campaigns, "name"))
+    assert writes_logged(control) == []
+
+
+def test_top_up_refuses_a_campaign_whose_budget_reads_as_what_remains(config, control, tmp_path):
+    """Under the other meaning (budget = what remains), topping up to the record's total would spend again."""
+    dead = tmp_path / "dead.jsonl"
+    control.api_control("jobcase", "readings", {"campaign_budget": "remaining"})
+    control.api_control("jobcase", "spend", {"campaign_id": 1, "amount": 5})
+    campaigns = [{"companyId": 1, "name": "Campaign 1", "budget": 60}, {"companyId": 2, "name": "Campaign 2", "budget": 90}]
+    summary = write(config, messages("jobcase_campaigns", campaigns, "name"), **TOP_UP, dead_letter_path=str(dead))
+    assert writes_logged(control) == [], "no addBudget once the guard saw budget is not the running total"
+    assert summary["jobcase_campaigns"]["rejected"] == 2
+    first, second = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert re.search(r"budget (\d+) is not budgetRemaining \1 \+ budgetSpent \d+", first["error"]), first["error"]
+    assert "budget top-ups stopped earlier in this run" in second["error"]
+
+
+def test_a_top_up_that_does_not_move_the_budget_by_exactly_the_amount_stops_all_top_ups(config, control, sandbox, tmp_path):
+    """The campaign spends while the top-up lands (budget = what remains): 40 sent, 37 seen; nothing more is added."""
+    import threading  # noqa: PLC0415
+
+    dead = tmp_path / "dead.jsonl"
+    control.api_control("jobcase", "readings", {"campaign_budget": "remaining"})
+    fresh = [{"companyId": 1, "name": "Fresh", "budget": 20}, {"companyId": 2, "name": "Campaign 2", "budget": 90}]
+    write(config, messages("jobcase_campaigns", fresh[:1], "name"))  # created with 20, nothing spent yet
+    fresh_id = next(c["id"] for c in control.store("jobcase")["campaigns"] if c["name"] == "Fresh")
+    control.clear_requests()
+    # The check after the top-up is slow; the campaign spends 3 in the meantime.
+    check = sandbox.add_fault(api="jobcase", method="GET", path=f"^/campaign/{fresh_id}/$", kind="latency", delay_ms=600)
+
+    def spend_during_the_check() -> None:
+        while not check.fired:
+            time.sleep(0.01)
+        with sandbox.apis["jobcase"].lock:
+            sandbox.apis["jobcase"].control("spend", {"campaign_id": fresh_id, "amount": 3})
+
+    spender = threading.Thread(target=spend_during_the_check, daemon=True)
+    spender.start()
+    campaigns = [{**fresh[0], "budget": 60}, fresh[1]]
+    summary = write(
+        config, messages("jobcase_campaigns", campaigns, "name"), **TOP_UP, max_workers=1, dead_letter_path=str(dead)
+    )
+    spender.join(timeout=10)
+    assert writes_logged(control) == [f"PUT /campaign/{fresh_id}/"], "one top-up, then none"
+    assert summary["jobcase_campaigns"]["rejected"] == 2
+    first, second = [json.loads(line) for line in dead.read_text().splitlines()]
+    assert "addBudget 40 sent, but its budget went from 20 to 57" in first["error"]
+    assert "budget top-ups stopped earlier in this run" in second["error"]
 
 
 def test_top_up_without_a_cap_fails_naming_the_setting(config):

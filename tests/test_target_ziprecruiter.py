@@ -131,6 +131,16 @@ def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_co
 # -- batch uploads -----------------------------------------------------------------------------------------
 
 
+def test_a_delete_whose_subscriber_shows_no_status_unsubscribes_anyway(control, zr_config):
+    """`properties` not honoured: the lookup shows only `id`. Keeping a person subscribed is the worse guess."""
+    write(zr_config, SUBSCRIBERS, people(1, prefix="leaving"))[0].check()
+    control.api_control("ziprecruiter", "readings", {"properties_format": "ignored"})
+    run, summary = write(zr_config, SUBSCRIBERS, [{"email": "leaving0@example.com", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}])
+    run.check()
+    assert summary["deleted"] == 1
+    assert subscriber(control, "leaving0@example.com")["status"] == "deactivated"
+
+
 def test_a_large_drain_is_uploaded_as_batch_files_of_at_most_1000_records(control, zr_config):
     control.clear_requests()
     run, summary = write(zr_config, SUBSCRIBERS, people(1200, prefix="bulk"),
