@@ -171,7 +171,8 @@ class JobSyncStream(RESTStream):
         return self.records_in(response)
 
     def _wrong_shape(self, response: requests.Response, documented: str, payload: t.Any) -> t.NoReturn:
-        kind = type(payload).__name__.replace("dict", "object").replace("list", "list").replace("str", "string")
+        names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+        kind = names.get(type(payload), type(payload).__name__)
         endpoint = describe_request(response.request.method or "GET", response.url)
         msg = (
             f"{self.service_name}: {endpoint} answered a JSON {kind} where {documented} is documented: "
