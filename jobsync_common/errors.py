@@ -26,6 +26,12 @@ class ConfigError(JobSyncError):
     """The configuration is missing something or has a wrong value."""
 
 
+def invalid_settings(exc: t.Any) -> ConfigError:
+    """singer-sdk's config validation errors (one per setting) as one line."""
+    errors = [" ".join(str(e).split()) for e in getattr(exc, "errors", None) or [str(exc)]]
+    return ConfigError(f"invalid settings: {'; '.join(errors)}")
+
+
 class ServiceAuthError(JobSyncError):
     """The service refused our credentials (401/403): retrying cannot help."""
 

@@ -8,10 +8,11 @@ import typing as t
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.exceptions import ConfigValidationError
 
 from jobsync_common import stopping
 from jobsync_common.cli import register_run, run_plugin_cli
-from jobsync_common.errors import ConfigError
+from jobsync_common.errors import ConfigError, invalid_settings
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from tap_jobsync.client import parse_timestamp
 from tap_jobsync.jobcase import SERVICE as JOBCASE
@@ -43,7 +44,10 @@ class TapJobSync(Tap):
     ).to_dict()
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as exc:
+            raise invalid_settings(exc) from None
         register_config_secrets(self.config, (s for service in SERVICES for s in service.secret_settings))
         register_run(self)
 

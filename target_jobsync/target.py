@@ -11,7 +11,7 @@ from pathlib import Path
 
 from singer_sdk import Target
 from singer_sdk import typing as th
-from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -19,7 +19,7 @@ from singer_sdk.singerlib.json import deserialize_json
 
 from jobsync_common import stopping
 from jobsync_common.cli import register_run, run_plugin_cli
-from jobsync_common.errors import ConfigError, JobSyncError
+from jobsync_common.errors import ConfigError, JobSyncError, invalid_settings
 from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from target_jobsync.jobcase import DESTINATION as JOBCASE
@@ -184,7 +184,10 @@ class TargetJobSync(Target):
         self._summaries: dict[str, dict[str, t.Any]] = {}
         #: What the last printed STATE confirmed: (input line, records received, records done).
         self._confirmed: tuple[int, int, int] = (0, 0, 0)
-        super().__init__(*args, **kwargs)
+        try:
+            super().__init__(*args, **kwargs)
+        except ConfigValidationError as exc:
+            raise invalid_settings(exc) from None
         register_config_secrets(self.config, (s for d in DESTINATIONS for s in d.secret_settings))
         for setting in ("dead_letter_path", "summary_path"):
             check_writable_file(self.config, setting)

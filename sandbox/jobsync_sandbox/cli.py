@@ -80,12 +80,22 @@ def _print_readings(only: str | None, *, markdown: bool) -> None:
                 print(f"{api}.{name} = {reading['default']}   ({'|'.join(reading['values'])})", flush=True)
 
 
+def _read_json_file(path: Path, option: str) -> t.Any:
+    """A JSON file named on the command line, or one line saying what is wrong with it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail(f"{option} file {path} cannot be read ({exc.strerror or exc})")
+    except ValueError as exc:
+        _fail(f"{option} file {path} is not JSON ({exc})")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
     if args.command == "readings":
         _print_readings(args.api, markdown=args.markdown)
         return
-    credentials = json.loads(args.credentials.read_text()) if args.credentials else None
+    credentials = _read_json_file(args.credentials, "--credentials") if args.credentials else None
     try:
         sizes = json.loads(args.sizes)
     except ValueError as exc:
@@ -102,7 +112,10 @@ def main(argv: list[str] | None = None) -> None:
             _fail(str(exc))
         sandbox.set_readings(readings)  # the command line wins over the saved readings
         print(f"loaded state from {args.state_file} (saved {loaded['saved_at']})", flush=True)
-    sandbox.start(args.host, args.port)
+    try:
+        sandbox.start(args.host, args.port)
+    except OSError as exc:
+        _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
     creds = {name: api.credentials for name, api in sandbox.apis.items()}
     urls = {"control": sandbox.url, **sandbox.base_urls}
     for path in (args.write_env, args.ready_file):
