@@ -20,6 +20,7 @@ from jobsync_common.cli import run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError
 from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from target_jobsync import connection_test
 from target_jobsync.jobcase import DESTINATION as JOBCASE
 from target_jobsync.workable import DESTINATION as WORKABLE
 from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
@@ -242,6 +243,20 @@ class TargetJobSync(Target):
             self.logger.info("Summary %s: %s", stream, json.dumps(entry, sort_keys=True))
         if self.config.get("summary_path"):
             Path(self.config["summary_path"]).write_text(json.dumps(summary, indent=2, sort_keys=True))
+
+    # -- connection test (target_jobsync/connection_test.py) ---------------------------------------
+    @classmethod
+    def get_singer_command(cls) -> t.Any:
+        command = super().get_singer_command()
+        command.params.append(connection_test.cli_option())
+        return command
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+        if not kwargs.get("about") and connection_test.requested():
+            connection_test.run_cli(cls, DESTINATIONS, kwargs.get("config"))
+            return
+        super().invoke(**kwargs)
 
 
 def main() -> None:
