@@ -12,7 +12,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from jobsync_common.cli import run_plugin_cli
 from jobsync_common.errors import ConfigError
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
-from tap_jobsync import connection_test
+from tap_jobsync import connection_test, versions
 from tap_jobsync.client import parse_timestamp
 from tap_jobsync.jobcase import SERVICE as JOBCASE
 from tap_jobsync.messages import JobSyncMessageWriter
@@ -40,6 +40,7 @@ class TapJobSync(Tap):
         ),
         *http_tuning_properties(),
         *(prop for service in SERVICES for prop in service.settings),
+        *versions.settings(),
         *connection_test.settings(),
     ).to_dict()
 

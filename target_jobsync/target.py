@@ -244,6 +244,20 @@ class TargetJobSync(Target):
         if self.config.get("summary_path"):
             Path(self.config["summary_path"]).write_text(json.dumps(summary, indent=2, sort_keys=True))
 
+    # -- ACTIVATE_VERSION ------------------------------------------------------------------------------
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """A full listing of a source stream ended: nothing to do here, so no warning either.
+
+        A loader drops the rows a full listing lacked; these destinations keep their objects
+        (an object missing from a source listing may be one JobSync never wrote), and source
+        deletes reach the sinks as records carrying `_sdc_deleted_at`.
+        """
+        self.logger.debug(
+            "ACTIVATE_VERSION %s of %r: nothing to do for this destination",
+            message_dict.get("version"),
+            message_dict.get("stream"),
+        )
+
     # -- connection test (target_jobsync/connection_test.py) ---------------------------------------
     @classmethod
     def get_singer_command(cls) -> t.Any:

@@ -12,7 +12,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import jobcase as jc
 from jobsync_common.http import decode_json
-from tap_jobsync.client import JobSyncStream
+from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -31,7 +31,7 @@ class JobcasePaginator(OffsetPaginator):
         return jc.next_offset(self._value, decode_json(response), self.page_size)
 
 
-class JobcaseStream(JobSyncStream):
+class JobcaseStream(FullTableVersionsStream):
     """Base of the Jobcase streams (one per documented list endpoint)."""
 
     service_key = jc.KEY

@@ -14,7 +14,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from jobsync_common import trackjobchanges as tjc
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import decode_json, describe_request
-from tap_jobsync.client import JobSyncStream
+from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -39,7 +39,7 @@ class TrackJobChangesPaginator(PageNumberPaginator):
         return payload.get("last_page") is not True
 
 
-class TrackJobChangesStream(JobSyncStream):
+class TrackJobChangesStream(FullTableVersionsStream):
     """Every TrackJobChanges stream: records under ``data``, `group` on every call."""
 
     service_key = tjc.SERVICE_KEY

@@ -11,7 +11,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.http import decode_json
-from tap_jobsync.client import JobSyncStream
+from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -40,7 +40,7 @@ class ZipRecruiterPaginator(OffsetPaginator):
         return self.current_value + self._received(response)[0]
 
 
-class ZipRecruiterStream(JobSyncStream):
+class ZipRecruiterStream(FullTableVersionsStream):
     """Base of the ZipRecruiter streams: every one is a query action with ``properties``."""
 
     service_key = zr.SERVICE_KEY
