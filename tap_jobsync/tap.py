@@ -11,6 +11,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 
 from jobsync_common.cli import run_plugin_cli
 from jobsync_common.errors import ConfigError
+from jobsync_common import settings_groups
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from tap_jobsync import connection_test, versions
 from tap_jobsync.client import parse_timestamp
@@ -43,6 +44,14 @@ class TapJobSync(Tap):
         *versions.settings(),
         *connection_test.settings(),
     ).to_dict()
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        super().append_builtin_config(config_jsonschema)
+        # One group per service (Meltano's settings_group_validation): any one service is enough.
+        settings_groups.declare(
+            config_jsonschema, ((*s.credential_settings, *s.required_when_configured) for s in SERVICES)
+        )
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

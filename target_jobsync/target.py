@@ -17,6 +17,7 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
 from jobsync_common.cli import run_plugin_cli
+from jobsync_common import settings_groups
 from jobsync_common.errors import ConfigError, JobSyncError
 from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
@@ -132,6 +133,7 @@ class TargetJobSync(Target):
         # `_sdc_deleted_at` themselves: these warehouse settings would only mislead here.
         for name in ("load_method", "add_record_metadata"):
             config_jsonschema["properties"].pop(name, None)
+        settings_groups.declare(config_jsonschema, (d.required_settings for d in DESTINATIONS))  # one per destination
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._clients: dict[str, ServiceClient] = {}
