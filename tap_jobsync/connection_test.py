@@ -162,6 +162,7 @@ def preflight(tap: Tap, services: t.Sequence[TapService]) -> None:
     results = check_services(tap, services, selected)
     for result in results:
         tap.logger.log(logging.ERROR if result.outcome == ct.FAILED else logging.INFO, "Connection test: %s", result.line())
-    message = ct.failures_message(results, "service has a selected stream")
-    if message:
-        raise JobSyncError(f"{PREFLIGHT_SETTING}: {message}")
+    failed = [r.line() for r in results if r.outcome == ct.FAILED]
+    if failed:
+        # Whole lines: a caller that shows only the last line (`meltano config test`) still names the setting.
+        raise JobSyncError(f"{PREFLIGHT_SETTING}: {' | '.join(failed)}")

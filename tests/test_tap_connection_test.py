@@ -134,7 +134,9 @@ def test_preflight_stops_a_sync_with_a_wrong_credential_before_any_record(tap_co
     assert run.returncode == 1
     assert run.of_type("RECORD") == [] and run.of_type("SCHEMA") == []
     assert "PCRecruiter: FAILED: authentication failed" in run.stderr
-    assert run.stderr.strip().splitlines()[-1].startswith("tap-jobsync: error: preflight_connection_test:")
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-jobsync: error: preflight_connection_test: PCRecruiter: FAILED: authentication")
+    assert "`pcrecruiter_password`" in last, "the last line alone names the setting to fix"
 
     run = run_tap(tap_config | {"pcrecruiter_password": "wrong"}, catalog=catalog)
     assert run.returncode == 1 and run.records("jobcase_companies"), "without preflight Jobcase lands first"
