@@ -193,10 +193,11 @@ def test_orchestrated_parallel_jobs_keep_their_own_state_and_the_next_round_is_i
     assert most_at_once(loads) >= 3, f"the loads ran one after the other: {loads}"
 
     # Each job keeps its own bookmarks, under its own state id, in the shared system database.
-    for service in SERVICES:
-        assert deployment.bookmarks(service) and all(s.startswith(f"{service}_") for s in deployment.bookmarks(service))
+    bookmarks = {service: deployment.bookmarks(service) for service in SERVICES}
+    for service, streams in bookmarks.items():
+        assert streams and all(stream.startswith(f"{service}_") for stream in streams), (service, streams)
     version = control.api_control("pcrecruiter", "version")["version"]
-    assert deployment.bookmarks("pcrecruiter")["pcrecruiter_positions"]["change_tracking_version"] == version
+    assert bookmarks["pcrecruiter"]["pcrecruiter_positions"]["change_tracking_version"] == version
     landed = deployment.counts()
     assert {table: landed.get(table) for table in expected_counts} == expected_counts
     assert {r[0] for r in runs} >= {
@@ -280,4 +281,3 @@ def test_one_job_never_runs_twice_at_once(deployment: Deployment, control):
     assert second.returncode != 0
     assert f"Another '{state_id('pcrecruiter')}' pipeline is already running" in second.stderr
     assert first.returncode == 0, first_stderr[-3000:]
-    assert deployment.bookmarks("pcrecruiter")["pcrecruiter_positions"]["change_tracking_version"]

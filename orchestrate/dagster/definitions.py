@@ -47,8 +47,9 @@ MELTANO_YML = yaml.safe_load((ROOT / "meltano.yml").read_text())
 RESOURCES = {"meltano": meltano_resource.configured({"project_dir": str(ROOT)})}
 #: Tag naming the Meltano job of a run (docs/scaling.md: a run queue limit of 1 per value).
 JOB_TAG = "jobsync/meltano-job"
-#: All the loads at once: at least the four services (each op is a `meltano run` process tree).
-PARALLEL = multiprocess_executor.configured({"max_concurrent": 8})
+#: All the loads at once (each op is a `meltano run` process tree); step processes fork from a server
+#: that has imported Dagster once (the default, spawn, imports it again for every step).
+PARALLEL = multiprocess_executor.configured({"max_concurrent": 8, "start_method": {"forkserver": {}}})
 
 MELTANO_JOBS = [meltano_job["name"] for meltano_job in MELTANO_YML.get("jobs") or []]
 LOAD_JOBS = [name for name in MELTANO_JOBS if name.startswith("load-")]
