@@ -77,7 +77,9 @@ PROBES: dict[str, Probe] = {
         lambda stream: {pcr.RESULTS_PER_PAGE_PARAM: 1, pcr.FIELDS_PARAM: stream.key_name},  # type: ignore[attr-defined]
         pcr.BASE_URL_SETTING,
     ),
-    zr.SERVICE_KEY: Probe(lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}, zr.BASE_URL_SETTING),
+    zr.SERVICE_KEY: Probe(
+        lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}, zr.BASE_URL_SETTING
+    ),
     jc.KEY: Probe(lambda config: JobcaseCompaniesStream, lambda stream: {"limit": 1}, jc.BASE_URL_SETTING),
 }
 
@@ -85,10 +87,11 @@ PROBES: dict[str, Probe] = {
 def probe(tap: Tap, service: TapService) -> tuple[str, requests.Response]:
     """Send the service's probe through a stream of that service (auth, retries, error messages)."""
     stream = PROBES[service.key].stream_type(tap.config)(tap=tap)
-    params = {**stream.get_url_params(None, None), **PROBES[service.key].params(stream)}
+    params = stream.get_url_params(None, None)
+    params = {**(params if isinstance(params, dict) else {}), **PROBES[service.key].params(stream)}
     url = stream.get_url(None)
     prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=stream.http_headers)
-    response = stream.request_decorator(stream._request)(prepared, None)  # noqa: SLF001 - the SDK's send
+    response = stream.request_decorator(stream._request)(prepared, None)
     return f"GET {url[len(stream.url_base) :] or '/'}", response
 
 
@@ -112,7 +115,8 @@ def selected_in_catalog(catalog: t.Mapping[str, t.Any]) -> set[str]:
     """Names of the streams a Singer catalog selects (root metadata ``selected``)."""
     names = set()
     for entry in catalog.get("streams") or []:
-        root = next((m.get("metadata", {}) for m in entry.get("metadata") or [] if m.get("breadcrumb") == []), {})
+        metadata = entry.get("metadata") or []
+        root: dict[str, t.Any] = next((m.get("metadata", {}) for m in metadata if m.get("breadcrumb") == []), {})
         if root.get("selected", root.get("selected-by-default", False)):
             names.add(entry.get("tap_stream_id") or entry.get("stream"))
     return names
@@ -161,7 +165,8 @@ def preflight(tap: Tap, services: t.Sequence[TapService]) -> None:
         return
     results = check_services(tap, services, selected)
     for result in results:
-        tap.logger.log(logging.ERROR if result.outcome == ct.FAILED else logging.INFO, "Connection test: %s", result.line())
+        level = logging.ERROR if result.outcome == ct.FAILED else logging.INFO
+        tap.logger.log(level, "Connection test: %s", result.line())
     failed = [r.line() for r in results if r.outcome == ct.FAILED]
     if failed:
         # Whole lines: a caller that shows only the last line (`meltano config test`) still names the setting.

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 import typing as t
@@ -65,7 +64,9 @@ def copy() -> t.Iterator[Path]:
         (root / linked).symlink_to(ROOT / linked)
     yield root
     for script in ("sandbox.sh", "postgres.sh"):
-        subprocess.run(["bash", f"scripts/{script}", "stop"], cwd=root, env=clean_environ(), capture_output=True)
+        subprocess.run(
+            ["bash", f"scripts/{script}", "stop"], cwd=root, env=clean_environ(), capture_output=True, check=False
+        )
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -426,6 +427,28 @@ def test_stream_maps_in_an_inherited_plugin_rename_streams_and_build_nested_fiel
     ]
     states = [m["value"] for m in messages if m["type"] == "STATE"]
     assert list(states[-1]["bookmarks"]) == ["people"]
+
+
+@pytest.mark.meltano
+@needs_meltano
+def test_config_list_says_which_settings_each_service_needs_and_shows_the_defaults(project: MeltanoProject) -> None:
+    """settings_group_validation: one group per service, any one complete is enough; each setting's
+    default (`value:`) is shown as the default, and a configured group counts as complete."""
+    proc = project.meltano("config", "list", "tap-jobsync")
+    assert "Setting groups (one of the following combinations is required):" in proc.stdout
+    groups = re.findall(r"^  Group \d+: (.+)$", proc.stdout, re.MULTILINE)
+    assert sorted(groups) == sorted([
+        "trackjobchanges_api_key",
+        "pcrecruiter_api_key, pcrecruiter_app_id, pcrecruiter_database_id, pcrecruiter_password, pcrecruiter_username",
+        "ziprecruiter_api_key",
+        "jobcase_api_key",
+    ])  # fmt: skip
+    every = project.meltano("config", "list", "tap-jobsync", "--all").stdout
+    assert "jobcase_page_size [env: TAP_JOBSYNC_JOBCASE_PAGE_SIZE] current value: 1000 (default)" in every
+    target = project.meltano("config", "list", "target-jobsync").stdout
+    assert re.findall(r"^  Group \d+: (.+)$", target, re.MULTILINE) == [
+        "workable_api_token", "ziprecruiter_api_key", "jobcase_api_key"
+    ]  # fmt: skip
 
 
 @pytest.mark.meltano

@@ -149,4 +149,3 @@ def test_preflight_passes_and_the_sync_reuses_the_pcrecruiter_session(tap_config
     assert run.records("jobcase_companies") and run.records("pcrecruiter_companies")
     assert "Connection test: Jobcase: ok" in run.stderr and "ERROR" not in run.stderr
     assert control.requests(api="pcrecruiter")["counts"]["pcrecruiter GET /access-token"] == 1
-

@@ -33,7 +33,9 @@ PCRECRUITER = {"pcrecruiter_candidates", "pcrecruiter_companies", "pcrecruiter_p
 
 def test_every_full_table_stream_activates_its_version_after_its_last_record(tap_config):
     run = run_tap(tap_config).check()
-    activations = {m["stream"]: (i, m["version"]) for i, m in enumerate(run.messages) if m["type"] == "ACTIVATE_VERSION"}
+    activations = {
+        m["stream"]: (i, m["version"]) for i, m in enumerate(run.messages) if m["type"] == "ACTIVATE_VERSION"
+    }
     assert len(run.of_type("ACTIVATE_VERSION")) == len(activations), "one ACTIVATE_VERSION per stream and run"
     assert set(activations) == FULL_TABLE | PCRECRUITER
     for stream in FULL_TABLE:

@@ -16,7 +16,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
 from support import SingerRun
 
 DESTINATIONS = ("Workable", "ZipRecruiter", "Jobcase")

@@ -56,7 +56,7 @@ LOAD_JOBS = [name for name in MELTANO_JOBS if name.startswith("load-")]
 WRITEBACK_JOBS = [name for name in MELTANO_JOBS if name.startswith("writeback-")]
 
 
-def run_op(meltano_job: str):  # noqa: ANN201 - a dagster OpDefinition
+def run_op(meltano_job: str):
     """The op running `meltano run <meltano_job>` (no --force)."""
     return meltano_command_op(f"run {meltano_job}", dagster_name=generate_dagster_name(meltano_job))
 
