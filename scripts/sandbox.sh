@@ -10,8 +10,8 @@
 #   bash scripts/sandbox.sh stop              stop it; its world is saved in .sandbox/state.pickle
 #
 # The world persists like the demo's (the same state file): bookmarks Meltano keeps for the
-# `sandbox` environment stay valid across restarts. Stop it before `bash scripts/demo.sh`, which
-# starts its own. JOBSYNC_SANDBOX_DIR moves .sandbox/ elsewhere.
+# `sandbox` environment stay valid across restarts. `bash scripts/demo.sh` stops this sandbox and
+# starts its own on the same world. JOBSYNC_SANDBOX_DIR moves .sandbox/ elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

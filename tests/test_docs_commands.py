@@ -63,10 +63,9 @@ def copy() -> t.Iterator[Path]:
     for linked in LINKED:
         (root / linked).symlink_to(ROOT / linked)
     yield root
-    for script in ("sandbox.sh", "postgres.sh"):
-        subprocess.run(
-            ["bash", f"scripts/{script}", "stop"], cwd=root, env=clean_environ(), capture_output=True, check=False
-        )
+    subprocess.run(
+        ["bash", "scripts/sandbox.sh", "stop"], cwd=root, env=clean_environ(), capture_output=True, check=False
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 

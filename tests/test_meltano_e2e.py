@@ -11,7 +11,9 @@ and target-jobsync summary, so tests neither see each other's bookmarks nor a de
   the job), TrackJobChanges job changes become Workable experience entries; a re-run writes nothing;
 - PostgreSQL (meltanolabs-target-postgres) into a server scripts/postgres.sh starts: row counts,
   and a PCRecruiter delete reflected as `_sdc_deleted_at`;
-- `meltano state list/get` show the bookmarks; catalogs/ is current.
+- `meltano state list/get` show the bookmarks; catalogs/ is current;
+- `meltano config test` checks every service (the tap's preflight connection test), not only the
+  service whose record comes first.
 """
 
 from __future__ import annotations
