@@ -27,6 +27,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
+import yaml
 from meltano_support import (
     DAGSTER,
     MELTANO,
@@ -145,6 +146,7 @@ def dagster_execute(deployment: Deployment, job: str, tmp_path: Path) -> subproc
     """`dagster job execute -f orchestrate/dagster/definitions.py -j <job>`, its ops running Meltano."""
     home = tmp_path / "dagster-home"
     home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")  # nothing leaves the machine
     with project_locks(locks_for([*LOAD_JOBS, *WRITEBACK_JOBS])):
         return subprocess.run(
             [str(DAGSTER), "job", "execute", "-f", str(ROOT / "orchestrate" / "dagster" / "definitions.py"), "-j", job],
@@ -185,7 +187,7 @@ def test_orchestrated_parallel_jobs_keep_their_own_state_and_the_next_round_is_i
     run = dagster_execute(deployment, "jobsync_all", tmp_path)
     assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
     report = dagster_run_report(tmp_path / "dagster-home")
-    steps = ["upgrade_system_database", *(job.replace("-", "_") for job in LOAD_JOBS + WRITEBACK_JOBS)]
+    steps = ["upgrade_system_database", *(f"run_{job}".replace("-", "_") for job in LOAD_JOBS + WRITEBACK_JOBS)]
     assert report == {"job": "jobsync_all", "status": "SUCCESS", "steps": dict.fromkeys(steps, "SUCCESS")}
 
     runs = deployment.runs()
@@ -282,3 +284,52 @@ def test_one_job_never_runs_twice_at_once(deployment: Deployment, control):
     assert second.returncode != 0
     assert f"Another '{state_id('pcrecruiter')}' pipeline is already running" in second.stderr
     assert first.returncode == 0, first_stderr[-3000:]
+
+
+
+# -- what Dagster is given -----------------------------------------------------------------------------------------
+
+DAGSTER_DEFINITIONS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import definitions as d
+
+def upstream(deps):
+    items = [x for dep in deps.values() for x in (
+        dep.get_dependencies_and_mappings() if hasattr(dep, "get_dependencies_and_mappings") else [dep])]
+    return sorted(x.node for x in items)
+
+jobs = d.defs.resolve_all_job_defs()
+all_job = d.defs.resolve_job_def("jobsync_all")
+print(json.dumps({
+    "tags": {job.name: job.tags.get(d.JOB_TAG) for job in jobs},
+    "schedules": {s.name: [s.job_name, s.cron_schedule, s.default_status.value] for s in d.defs.schedules},
+    "after": {(i.alias or i.name): upstream(deps) for i, deps in all_job.graph.dependencies.items()},
+}))
+"""
+
+
+def test_dagster_gets_a_job_per_meltano_job_a_stopped_schedule_per_meltano_schedule():
+    """orchestrate/dagster/definitions.py as Dagster loads it: every Meltano job and schedule of
+    meltano.yml, each job tagged with its Meltano job (for a run-queue limit), schedules stopped
+    until started, and in jobsync_all the write-backs after every load, the loads after the migrations."""
+    require(DAGSTER, "bash scripts/install-dagster.sh")
+    proc = subprocess.run(
+        [str(DAGSTER.parent / "python"), "-c", DAGSTER_DEFINITIONS, str(ROOT / "orchestrate" / "dagster")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dagster = json.loads(proc.stdout)
+    meltano_yml = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    meltano_jobs = [job["name"] for job in meltano_yml["jobs"]]
+    assert dagster["tags"] == {job.replace("-", "_"): job for job in meltano_jobs} | {"jobsync_all": "jobsync_all"}
+    assert dagster["schedules"] == {
+        s["name"].replace("-", "_"): [s["job"].replace("-", "_"), s["interval"], "STOPPED"]
+        for s in meltano_yml["schedules"]
+    }
+    loads = sorted(f"run_{job}".replace("-", "_") for job in LOAD_JOBS)
+    assert dagster["after"] == {
+        "upgrade_system_database": [],
+        **dict.fromkeys(loads, ["upgrade_system_database"]),
+        **{f"run_{job}".replace("-", "_"): loads for job in WRITEBACK_JOBS},
+    }

@@ -7,7 +7,8 @@
 Built with elt-dagster-meltano (the `dagster_meltano` module: its op runs a Meltano command and
 streams the output into Dagster's log) from the `jobs:` and `schedules:` of meltano.yml:
 
-- one Dagster job per Meltano job (`load_pcrecruiter` runs `meltano run load-pcrecruiter`),
+- one Dagster job per Meltano job (`load_pcrecruiter`: its op `run_load_pcrecruiter` runs
+  `meltano run load-pcrecruiter`),
   tagged `jobsync/meltano-job` so a run queue can allow one run per Meltano job at a time;
 - one Dagster schedule per Meltano schedule, on that job (stopped until turned on in the UI or
   with `dagster schedule start`: loading this file never starts pipelines by itself);
@@ -35,7 +36,15 @@ import os
 from pathlib import Path
 
 import yaml
-from dagster import DefaultScheduleStatus, Definitions, JobDefinition, ScheduleDefinition, job, multiprocess_executor
+from dagster import (
+    DefaultScheduleStatus,
+    Definitions,
+    JobDefinition,
+    OpDefinition,
+    ScheduleDefinition,
+    job,
+    multiprocess_executor,
+)
 from dagster_meltano import meltano_command_op, meltano_resource
 from dagster_meltano.utils import generate_dagster_name
 
@@ -56,9 +65,9 @@ LOAD_JOBS = [name for name in MELTANO_JOBS if name.startswith("load-")]
 WRITEBACK_JOBS = [name for name in MELTANO_JOBS if name.startswith("writeback-")]
 
 
-def run_op(meltano_job: str):
-    """The op running `meltano run <meltano_job>` (no --force)."""
-    return meltano_command_op(f"run {meltano_job}", dagster_name=generate_dagster_name(meltano_job))
+def run_op(meltano_job: str) -> OpDefinition:
+    """The op `run_<job>` running `meltano run <job>` (no --force); `<job>` names the Dagster job."""
+    return meltano_command_op(f"run {meltano_job}", dagster_name=generate_dagster_name(f"run-{meltano_job}"))
 
 
 upgrade_system_database = meltano_command_op("upgrade database", dagster_name="upgrade_system_database")
