@@ -262,7 +262,7 @@ def test_a_row_deleted_at_the_source_disappears_with_hard_delete(deployment: Dep
 def test_one_job_never_runs_twice_at_once(deployment: Deployment, control):
     """With a shared system database Meltano refuses a second run of a job whose state id is
     running (the orchestrator's ops never pass --force); the first run is unaffected."""
-    control.set_latency(200, api="pcrecruiter")  # a run of a few seconds
+    control.set_latency(600, api="pcrecruiter")  # a run of several seconds: longer than a second start-up
     deployment.meltano("upgrade", "database")
     with project_locks(locks_for(["load-pcrecruiter"])):
         first = start_meltano(deployment, "run", "load-pcrecruiter")
