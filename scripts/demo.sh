@@ -109,6 +109,11 @@ elif [ ! -f "$STATE_DIR/state.pickle" ] && [ -n "$(sandbox_state_ids)" ]; then
 fi
 
 # -- 2. the sandbox -------------------------------------------------------------------------------------
+# One sandbox per state file: one started by scripts/sandbox.sh is stopped (its world saved) first.
+if [ -s "$STATE_DIR/pid" ] && kill -0 "$(cat "$STATE_DIR/pid")" 2>/dev/null; then
+  say "stopping the sandbox scripts/sandbox.sh started (its world is this demo's: $STATE_DIR/state.pickle)"
+  bash scripts/sandbox.sh stop
+fi
 mkdir -p "$STATE_DIR"
 RUN=$(( $(cat "$STATE_DIR/runs" 2>/dev/null || echo 0) + 1 ))
 say "3/6 starting the sandbox (run $RUN of this world; state file $STATE_DIR/state.pickle)"

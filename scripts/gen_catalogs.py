@@ -60,12 +60,22 @@ def discover(python: str) -> dict[str, t.Any]:
 
 
 def writeback_selections(meltano_yml: Path) -> dict[str, list[str]]:
-    """``{catalog name: [stream, ...]}`` from the `select` of each write-back extractor."""
+    """``{catalog name: [stream, ...]}`` from the `select` of each write-back extractor.
+
+    The per-service extractors (`tap-jobsync--<service>`) are checked to select what
+    catalogs/<service>.json selects.
+    """
     project = yaml.safe_load(meltano_yml.read_text())
     selections: dict[str, list[str]] = {}
     for plugin in project.get("plugins", {}).get("extractors", []):
         name = plugin.get("name", "")
         if plugin.get("inherit_from") != "tap-jobsync" or not name.startswith(WRITEBACK_PREFIX):
+            continue
+        service = name[len(WRITEBACK_PREFIX) :]
+        if service in SERVICES:
+            # A per-service extractor: catalogs/<service>.json selects the same streams.
+            if [str(rule) for rule in plugin.get("select") or []] != [f"{service}_*.*"]:
+                raise CatalogError(f"meltano.yml: {name} must select exactly `{service}_*.*` (catalogs/{service}.json)")
             continue
         streams = []
         for rule in plugin.get("select") or []:

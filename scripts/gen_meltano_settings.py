@@ -39,6 +39,9 @@ PLUGINS: dict[str, str] = {
     "target-jobsync": "target_jobsync.target",
 }
 
+#: Where the plugins publish their settings groups in `--about` (see jobsync_common/settings_groups.py).
+GROUPS_KEY = "x-settings-group-validation"
+
 BEGIN = "# >>> generated from `{plugin} --about`: run scripts/gen_meltano_settings.py"
 END = "# <<< end of generated block ({plugin})"
 
@@ -100,11 +103,11 @@ def meltano_settings(about_doc: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         kind = setting_kind(schema)
         entry: dict[str, t.Any] = {"name": name, "kind": kind, "label": label(name, schema)}
         description = str(schema.get("description") or "").strip()
-        # Defaults stay in the plugin (one source of truth); Meltano only shows them.
-        if "default" in schema and schema["default"] is not None:
-            description = f"{description} Default: {json.dumps(schema['default'])}.".strip()
         if description:
             entry["description"] = description
+        # The plugin's default, as Meltano's `value:` (`meltano config list` shows it as the default).
+        if schema.get("default") is not None:
+            entry["value"] = schema["default"]
         if kind == "options":
             entry["options"] = [{"label": str(v), "value": v} for v in schema["enum"] if v is not None]
         if schema.get("secret") or schema.get("writeOnly"):
@@ -115,11 +118,23 @@ def meltano_settings(about_doc: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     return settings
 
 
+def settings_groups(schema: dict[str, t.Any]) -> list[list[str]]:
+    """Meltano's `settings_group_validation`: any one group complete makes a valid configuration.
+
+    The plugins publish one group per service under GROUPS_KEY (jobsync_common/settings_groups.py);
+    a schema without it falls back to its `required` list as the only group.
+    """
+    if schema.get(GROUPS_KEY):
+        return [list(group) for group in schema[GROUPS_KEY]]
+    required = schema.get("required") or []
+    return [list(required)] if required else []
+
+
 def render_block(plugin: str, about_doc: dict[str, t.Any], indent: str) -> list[str]:
     body: dict[str, t.Any] = {"capabilities": list(about_doc.get("capabilities") or [])}
-    required = about_doc.get("settings", {}).get("required") or []
-    if required:
-        body["settings_group_validation"] = [list(required)]
+    groups = settings_groups(about_doc.get("settings") or {})
+    if groups:
+        body["settings_group_validation"] = groups
     body["settings"] = meltano_settings(about_doc)
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=10**6, default_flow_style=False)
     lines = [BEGIN.format(plugin=plugin)] + text.rstrip("\n").splitlines() + [END.format(plugin=plugin)]

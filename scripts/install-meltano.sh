@@ -20,8 +20,11 @@ start=$(seconds)
 if [ ! -x .venv-meltano/bin/python ]; then
   "$PYTHON" -m venv .venv-meltano
 fi
-if ! .venv-meltano/bin/meltano --version 2>/dev/null | grep -qx "meltano, version $MELTANO_VERSION"; then
-  .venv-meltano/bin/python -m pip install --quiet --disable-pip-version-check "meltano==$MELTANO_VERSION"
+# The `postgres` extra (psycopg) lets the system database be PostgreSQL (MELTANO_DATABASE_URI), which
+# concurrent runs and schedulers on several machines can share (docs/scaling.md).
+if ! .venv-meltano/bin/meltano --version 2>/dev/null | grep -qx "meltano, version $MELTANO_VERSION" \
+  || ! .venv-meltano/bin/python -c "import psycopg" 2>/dev/null; then
+  .venv-meltano/bin/python -m pip install --quiet --disable-pip-version-check "meltano[postgres]==$MELTANO_VERSION"
 fi
 echo "install-meltano: $(.venv-meltano/bin/meltano --version) in .venv-meltano ($(elapsed "$start")s)" >&2
 

@@ -13,6 +13,7 @@
 #   JOBSYNC_PG_DIR       cluster, socket, log and credentials   (default: .meltano/postgres)
 #   JOBSYNC_PG_PORT      TCP port                                (default: a free port, kept)
 #   JOBSYNC_PG_DATABASE  database to create                      (default: jobsync)
+#   JOBSYNC_PG_SYSTEM_DATABASE  database for Meltano's system database (default: meltano)
 #   JOBSYNC_PG_USER      login role to create                    (default: jobsync)
 #
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user
@@ -23,6 +24,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${JOBSYNC_PG_DIR:-$ROOT/.meltano/postgres}
 DATABASE=${JOBSYNC_PG_DATABASE:-jobsync}
+SYSTEM_DATABASE=${JOBSYNC_PG_SYSTEM_DATABASE:-meltano}
 DBUSER=${JOBSYNC_PG_USER:-jobsync}
 DATA=$DIR/data
 SOCKETS=$DIR/run
@@ -109,6 +111,9 @@ write_env() {
         echo "export ${prefix}_PASSWORD=$password"
         echo "export ${prefix}_DATABASE=$DATABASE"
       done
+      # A Meltano system database that concurrent runs and schedulers can share (docs/scaling.md):
+      # `export MELTANO_DATABASE_URI=$JOBSYNC_MELTANO_DATABASE_URI`.
+      echo "export JOBSYNC_MELTANO_DATABASE_URI=postgresql+psycopg://$DBUSER:$password@127.0.0.1:$port/$SYSTEM_DATABASE"
       # ...and libpq's own variables, so a bare `psql` connects too.
       echo "export PGHOST=127.0.0.1 PGPORT=$port PGUSER=$DBUSER PGPASSWORD=$password PGDATABASE=$DATABASE"
     } >"$ENV_FILE"
@@ -143,8 +148,16 @@ SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT 1 FROM p
 ALTER ROLE :"role" PASSWORD :'password';
 SQL
   as_server "$BIN/psql" -h "$SOCKETS" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt \
-    -v role="$DBUSER" -v db="$DATABASE" >/dev/null <<'SQL'
+    -v role="$DBUSER" -v db="$DATABASE" -v sysdb="$SYSTEM_DATABASE" >/dev/null <<'SQL'
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'sysdb', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'sysdb') \gexec
+SQL
+  # The warehouse schemas meltano.yml's target-postgres writes to, made up front: parallel first
+  # runs of the loader would race creating them (docs/scaling.md).
+  as_server "$BIN/psql" -h "$SOCKETS" -p "$port" -U postgres -d "$DATABASE" -v ON_ERROR_STOP=1 -qAt \
+    -v role="$DBUSER" >/dev/null <<'SQL'
+CREATE SCHEMA IF NOT EXISTS jobsync AUTHORIZATION :"role";
+CREATE SCHEMA IF NOT EXISTS jobsync_sandbox AUTHORIZATION :"role";
 SQL
   write_env "$port"
   cat "$ENV_FILE"

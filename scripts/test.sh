@@ -3,6 +3,7 @@
 # A fresh machine needs only Python 3.11, pip and (for PostgreSQL) Debian's apt-get:
 #   .venv           the project and its test dependencies, and the sandbox (its own distribution, ./sandbox)
 #   .venv-meltano   Meltano, and the plugins of meltano.yml in .meltano/  (scripts/install-meltano.sh)
+#   .venv-dagster   Dagster and elt-dagster-meltano, the orchestrator      (scripts/install-dagster.sh)
 #   PostgreSQL      Debian's package, when missing and running as root     (for target-postgres)
 # What cannot be installed is said here, with the reason; the tests that need it then skip
 # with the same reason (under CI=true they fail instead: CI must run them).
@@ -35,6 +36,17 @@ else
     step "Meltano and plugins ready ($(( $(seconds) - start ))s)"
   else
     step "could not install Meltano or its plugins (see above): the Meltano tests will skip"
+    [ -n "$CI" ] && { step "CI=$CI: failing instead"; exit 1; }
+  fi
+fi
+
+# -- the orchestrator: Dagster and its Meltano integration (tests/test_meltano_parallel.py) -----------------
+if [ "${JOBSYNC_SKIP_MELTANO:-0}" != 1 ]; then
+  start=$(seconds)
+  if bash scripts/install-dagster.sh; then
+    step "Dagster ready ($(( $(seconds) - start ))s)"
+  else
+    step "could not install Dagster (see above): the orchestrator test will skip"
     [ -n "$CI" ] && { step "CI=$CI: failing instead"; exit 1; }
   fi
 fi

@@ -6,14 +6,17 @@ import logging
 import sys
 import typing as t
 
+import click
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.tap_base import CliTestOptionValue
 
-from jobsync_common import stopping
+from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, invalid_settings
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from tap_jobsync import connection_test, versions
 from tap_jobsync.client import parse_timestamp
 from tap_jobsync.jobcase import SERVICE as JOBCASE
 from tap_jobsync.messages import JobSyncMessageWriter
@@ -41,7 +44,17 @@ class TapJobSync(Tap):
         ),
         *http_tuning_properties(),
         *(prop for service in SERVICES for prop in service.settings),
+        *versions.settings(),
+        *connection_test.settings(),
     ).to_dict()
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+        super().append_builtin_config(config_jsonschema)
+        # One group per service (Meltano's settings_group_validation): any one service is enough.
+        settings_groups.declare(
+            config_jsonschema, ((*s.credential_settings, *s.required_when_configured) for s in SERVICES)
+        )
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         try:
@@ -95,6 +108,27 @@ class TapJobSync(Tap):
         except (TypeError, ValueError):
             msg = f"Setting `start_date` must be an ISO 8601 date-time such as 2024-01-01T00:00:00Z, got {start!r}."
             raise ConfigError(msg) from None
+
+    # -- connection test (tap_jobsync/connection_test.py) ------------------------------------------
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        # `--test` (no value): our per-service check, run by invoke() once --catalog is parsed too.
+        if value == CliTestOptionValue.All.value:
+            ctx.meta[connection_test.CLI_FLAG] = True
+            return
+        super().cb_test(ctx, param, value)
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+        if not kwargs.get("about") and click.get_current_context().meta.get(connection_test.CLI_FLAG):
+            connection_test.run_cli(cls, SERVICES, kwargs.get("config"), kwargs.get("catalog"))
+            return
+        super().invoke(**kwargs)
+
+    def sync_all(self) -> None:
+        if self.config.get(connection_test.PREFLIGHT_SETTING):
+            connection_test.preflight(self, SERVICES)
+        super().sync_all()
 
 
 class _UnsortedNotice(logging.Filter):

@@ -17,11 +17,12 @@ from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
-from jobsync_common import stopping
+from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError, invalid_settings
 from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from target_jobsync import connection_test
 from target_jobsync.jobcase import DESTINATION as JOBCASE
 from target_jobsync.workable import DESTINATION as WORKABLE
 from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
@@ -176,6 +177,7 @@ class TargetJobSync(Target):
         # `_sdc_deleted_at` themselves: these warehouse settings would only mislead here.
         for name in ("load_method", "add_record_metadata"):
             config_jsonschema["properties"].pop(name, None)
+        settings_groups.declare(config_jsonschema, (d.required_settings for d in DESTINATIONS))  # one per destination
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._clients: dict[str, ServiceClient] = {}
@@ -330,6 +332,34 @@ class TargetJobSync(Target):
             self.logger.info("Summary %s: %s", stream, json.dumps(entry, sort_keys=True))
         if self.config.get("summary_path"):
             Path(self.config["summary_path"]).write_text(json.dumps(summary, indent=2, sort_keys=True))
+
+    # -- ACTIVATE_VERSION ------------------------------------------------------------------------------
+    def _process_activate_version_message(self, message_dict: dict) -> None:
+        """A full listing of a source stream ended: nothing to do here, so no warning either.
+
+        A loader drops the rows a full listing lacked; these destinations keep their objects
+        (an object missing from a source listing may be one JobSync never wrote), and source
+        deletes reach the sinks as records carrying `_sdc_deleted_at`.
+        """
+        self.logger.debug(
+            "ACTIVATE_VERSION %s of %r: nothing to do for this destination",
+            message_dict.get("version"),
+            message_dict.get("stream"),
+        )
+
+    # -- connection test (target_jobsync/connection_test.py) ---------------------------------------
+    @classmethod
+    def get_singer_command(cls) -> t.Any:
+        command = super().get_singer_command()
+        command.params.append(connection_test.cli_option())
+        return command
+
+    @classmethod
+    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+        if not kwargs.get("about") and connection_test.requested():
+            connection_test.run_cli(cls, DESTINATIONS, kwargs.get("config"))
+            return
+        super().invoke(**kwargs)
 
 
 def main() -> None:

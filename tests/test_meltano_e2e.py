@@ -11,7 +11,9 @@ and target-jobsync summary, so tests neither see each other's bookmarks nor a de
   the job), TrackJobChanges job changes become Workable experience entries; a re-run writes nothing;
 - PostgreSQL (meltanolabs-target-postgres) into a server scripts/postgres.sh starts: row counts,
   and a PCRecruiter delete reflected as `_sdc_deleted_at`;
-- `meltano state list/get` show the bookmarks; catalogs/ is current.
+- `meltano state list/get` show the bookmarks; catalogs/ is current;
+- `meltano config test` checks every service (the tap's preflight connection test), not only the
+  service whose record comes first.
 """
 
 from __future__ import annotations
@@ -20,21 +22,24 @@ import json
 import os
 import subprocess
 import sys
-import typing as t
 from pathlib import Path
 
 import pytest
 import yaml
+from meltano_support import (
+    INSTALL,
+    MELTANO,
+    ROOT,
+    Meltano,
+    clean_environ,
+    loader_query,
+    needs_meltano,
+    project_locks,
+    store_counts,
+)
 
 from jobsync_common import jobcase as jc
 from jobsync_sandbox import configs
-
-ROOT = Path(__file__).resolve().parent.parent
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-NO_MELTANO = (
-    ".venv-meltano is missing: run `bash scripts/install-meltano.sh` (scripts/test.sh does) to run the Meltano tests"
-)
 
 pytestmark = pytest.mark.meltano
 
@@ -43,92 +48,18 @@ CHANGES_TO_WORKABLE = "tap-jobsync--changes-to-workable"
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def _needs_meltano() -> None:
-    if not MELTANO.exists():
-        if IN_CI:
-            pytest.fail(f"CI must run the Meltano tests: {NO_MELTANO}")
-        pytest.skip(NO_MELTANO)
-
-
-class Meltano:
-    """`meltano` in the project directory, with the sandbox's settings and a private system database."""
-
-    def __init__(self, workdir: Path, sandbox_env: dict[str, str]) -> None:
-        self.workdir = workdir
-        # The caller's shell may carry settings (credentials, MELTANO_*, PG*): never let them in.
-        base = {
-            k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_", "JOBSYNC_", "PG"))
-        }
-        self.env = (
-            base
-            | sandbox_env
-            | {
-                "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-                "MELTANO_DATABASE_URI": f"sqlite:///{workdir / 'meltano.db'}",
-                "TARGET_DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
-                "TARGET_JOBSYNC_SUMMARY_PATH": str(workdir / "summary.json"),
-                "TARGET_JOBSYNC_DEAD_LETTER_PATH": str(workdir / "dead-letters.jsonl"),
-                # The sandbox's rate limits are lifted below; pacing is tested in the target's own tests.
-                "TAP_JOBSYNC_JOBCASE_REQUESTS_PER_MINUTE": "0",
-                "TARGET_JOBSYNC_JOBCASE_REQUESTS_PER_MINUTE": "0",
-                "TARGET_JOBSYNC_WORKABLE_REQUESTS_PER_MINUTE": "0",
-            }
-        )
-
-    def __call__(
-        self, *args: str, env: t.Mapping[str, str] | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [str(MELTANO), *args],
-            cwd=ROOT,
-            env=self.env | dict(env or {}),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if check:
-            assert proc.returncode == 0, f"meltano {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-5000:]}"
-        return proc
-
-    def run(self, extractor: str, loader: str, **kwargs: t.Any) -> subprocess.CompletedProcess[str]:
-        return self("--environment=sandbox", "run", extractor, loader, **kwargs)
-
-    def state(self, state_id: str) -> dict[str, t.Any]:
-        return json.loads(self("state", "get", state_id).stdout)["singer_state"]
-
-    def summary(self) -> dict[str, t.Any]:
-        return json.loads((self.workdir / "summary.json").read_text())
-
-    def dead_letters(self) -> list[dict]:
-        path = self.workdir / "dead-letters.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def loader_query(loader: str, code: str, *args: str, env: t.Mapping[str, str] | None = None) -> t.Any:
-    """Run ``code`` with a loader's own Python (it has the database driver); return its JSON output."""
-    python = ROOT / ".meltano" / "loaders" / loader / "venv" / "bin" / "python"
-    proc = subprocess.run(
-        [str(python), "-c", code, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
-        timeout=120, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
-
-
 # -- fixtures ---------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def installed() -> subprocess.CompletedProcess[str]:
     """`meltano install` in the project: every plugin of meltano.yml, from pinned pip_urls, no Hub."""
-    _needs_meltano()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_"))}
-    proc = subprocess.run(
-        [str(MELTANO), "install"], cwd=ROOT, env=env | {"MELTANO_CLI_DISABLE_VERSION_CHECK": "true"},
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900, check=False,
-    )  # fmt: skip
+    needs_meltano()
+    with project_locks([INSTALL]):
+        proc = subprocess.run(
+            [str(MELTANO), "install"], cwd=ROOT, env=clean_environ() | {"MELTANO_CLI_DISABLE_VERSION_CHECK": "true"},
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900, check=False,
+        )  # fmt: skip
     assert proc.returncode == 0, f"meltano install exited {proc.returncode}:\n{proc.stderr[-5000:]}"
     (ROOT / "output").mkdir(exist_ok=True)
     return proc
@@ -145,13 +76,38 @@ def meltano(installed, sandbox, control, credentials, tmp_path: Path) -> Meltano
 
 
 def test_meltano_install_installs_every_plugin_without_a_hub(installed):
-    """Both custom plugins and the three pinned loaders install; the write-back extractors reuse tap-jobsync's venv."""
+    """Both custom plugins, the three pinned loaders and the mapper install; the per-service and
+    write-back extractors reuse tap-jobsync's venv."""
     log = installed.stderr
-    for plugin in ("tap-jobsync", "target-jobsync", "target-duckdb", "target-jsonl", "target-postgres"):
-        kind = "extractors" if plugin.startswith("tap") else "loaders"
-        assert (ROOT / ".meltano" / kind / plugin / "venv" / "bin" / "python").exists(), plugin
-    for inherited in (PCR_TO_JOBCASE, CHANGES_TO_WORKABLE):
+    plugins = {
+        "extractors": ["tap-jobsync"],
+        "loaders": ["target-jobsync", "target-duckdb", "target-jsonl", "target-postgres"],
+        "mappers": ["meltano-map-transformer"],
+    }
+    for kind, names in plugins.items():
+        for plugin in names:
+            assert (ROOT / ".meltano" / kind / plugin / "venv" / "bin" / "python").exists(), plugin
+    per_service = [f"tap-jobsync--{s}" for s in ("trackjobchanges", "pcrecruiter", "ziprecruiter", "jobcase")]
+    for inherited in (PCR_TO_JOBCASE, CHANGES_TO_WORKABLE, *per_service):
         assert f"'{inherited}' does not require installation: reusing parent virtualenv" in log
+
+
+def test_meltano_config_test_checks_every_service_not_only_the_first_record(meltano: Meltano):
+    """`meltano config test` waits for the first RECORD only -- which comes from Jobcase; with
+    preflight_connection_test (set for tap-jobsync in meltano.yml) a wrong PCRecruiter password
+    fails the tap before any record, so the test says the configuration is invalid and why."""
+    good = meltano("--environment=sandbox", "config", "test", "tap-jobsync", check=False)
+    assert good.returncode == 0, good.stderr[-3000:]
+    assert "Plugin configuration is valid" in good.stdout + good.stderr
+
+    bad = meltano(
+        "--environment=sandbox", "config", "test", "tap-jobsync",
+        env={"TAP_JOBSYNC_PCRECRUITER_PASSWORD": "not-the-password"}, check=False,
+    )  # fmt: skip
+    output = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and "Plugin configuration is invalid" in output
+    assert "PCRecruiter" in output and "pcrecruiter_password" in output
+    assert "not-the-password" not in output
 
 
 # -- the embedded warehouse ------------------------------------------------------------------------------
@@ -171,30 +127,6 @@ rows = con.execute(
 ).fetchall()
 print(json.dumps([[str(r[0]), r[1], r[2], str(r[3])] for r in rows]))
 """
-
-
-def store_counts(control) -> dict[str, int]:
-    """Rows the sandbox holds, per warehouse table (the tables whose source is listed in full)."""
-    pcr = control.store("pcrecruiter")["entities"]
-    tjc = control.store("trackjobchanges")
-    jobcase = control.store("jobcase")["counts"]
-    zr = control.store("ziprecruiter")
-    return {
-        "pcrecruiter_candidates": pcr["candidates"]["count"],
-        "pcrecruiter_companies": pcr["companies"]["count"],
-        "pcrecruiter_positions": pcr["positions"]["count"],
-        "trackjobchanges_connections": tjc["counts"]["connections"],
-        "trackjobchanges_employments": tjc["counts"]["employments"],
-        "trackjobchanges_account": 1,
-        "jobcase_companies": jobcase["companies"],
-        "jobcase_jobs": jobcase["jobs"],
-        "jobcase_campaigns": jobcase["campaigns"],
-        "jobcase_products": jobcase["products"],
-        "jobcase_campaign_cost_data": jobcase["cost_data"],
-        "ziprecruiter_subscribers": zr["counts"]["subscribers"],
-        "ziprecruiter_subscriber_searches": len(zr["searches"]),
-        "ziprecruiter_batches": zr["counts"]["batches"],
-    }
 
 
 def test_warehouse_holds_what_the_sandbox_holds_and_the_next_run_loads_only_changes(meltano: Meltano, control):
@@ -254,8 +186,10 @@ def test_pcrecruiter_positions_become_jobcase_jobs_and_a_rerun_writes_nothing(me
     its PCRecruiter company (partnerCompanyId = CompanyId); other positions are not posted. The same
     run again changes nothing and makes no write call."""
     positions = control.store("pcrecruiter")["entities"]["positions"]["records"]
-    meltano.run(PCR_TO_JOBCASE, "target-jobsync")
+    proc = meltano.run(PCR_TO_JOBCASE, "target-jobsync")
     assert meltano.dead_letters() == []
+    # The first run lists PCRecruiter in full and ends with ACTIVATE_VERSION: target-jobsync takes it quietly.
+    assert "ACTIVATE_VERSION message received but not implemented" not in proc.stderr
 
     jobcase = control.store("jobcase")
     companies = {c["id"]: c for c in jobcase["companies"]}
@@ -454,7 +388,11 @@ def test_each_catalog_selects_exactly_what_its_name_says():
         selected = _selected(catalogs / f"{service}.json")
         assert selected and selected == {s for s in every if s.startswith(f"{service}_")}, service
     project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    pipelines = {p["name"]: p for p in project["plugins"]["extractors"] if p.get("inherit_from") == "tap-jobsync"}
+    inherited = {p["name"]: p for p in project["plugins"]["extractors"] if p.get("inherit_from") == "tap-jobsync"}
+    services = ("trackjobchanges", "pcrecruiter", "ziprecruiter", "jobcase")
+    for service in services:
+        assert inherited[f"tap-jobsync--{service}"]["select"] == [f"{service}_*.*"], "catalogs/<service>.json's selection"
+    pipelines = {name: p for name, p in inherited.items() if name.removeprefix("tap-jobsync--") not in services}
     assert {PCR_TO_JOBCASE, CHANGES_TO_WORKABLE} <= set(pipelines)
     for name, plugin in pipelines.items():
         selected = _selected(catalogs / f"{name.removeprefix('tap-jobsync--')}.json")

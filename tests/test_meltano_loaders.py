@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -430,6 +431,28 @@ def test_stream_maps_in_an_inherited_plugin_rename_streams_and_build_nested_fiel
 
 @pytest.mark.meltano
 @needs_meltano
+def test_config_list_says_which_settings_each_service_needs_and_shows_the_defaults(project: MeltanoProject) -> None:
+    """settings_group_validation: one group per service, any one complete is enough; each setting's
+    default (`value:`) is shown as the default, and a configured group counts as complete."""
+    proc = project.meltano("config", "list", "tap-jobsync")
+    assert "Setting groups (one of the following combinations is required):" in proc.stdout
+    groups = re.findall(r"^  Group \d+: (.+)$", proc.stdout, re.MULTILINE)
+    assert sorted(groups) == sorted([
+        "trackjobchanges_api_key",
+        "pcrecruiter_api_key, pcrecruiter_app_id, pcrecruiter_database_id, pcrecruiter_password, pcrecruiter_username",
+        "ziprecruiter_api_key",
+        "jobcase_api_key",
+    ])  # fmt: skip
+    every = project.meltano("config", "list", "tap-jobsync", "--all").stdout
+    assert "jobcase_page_size [env: TAP_JOBSYNC_JOBCASE_PAGE_SIZE] current value: 1000 (default)" in every
+    target = project.meltano("config", "list", "target-jobsync").stdout
+    assert re.findall(r"^  Group \d+: (.+)$", target, re.MULTILINE) == [
+        "workable_api_token", "ziprecruiter_api_key", "jobcase_api_key"
+    ]  # fmt: skip
+
+
+@pytest.mark.meltano
+@needs_meltano
 def test_sandbox_environment_points_every_base_url_at_the_sandbox(project: MeltanoProject) -> None:
     """`--environment=sandbox` expands ${JOBSYNC_SANDBOX_URL} into every base URL; secrets print masked."""
     env = {"JOBSYNC_SANDBOX_URL": "http://127.0.0.1:8765", "TAP_JOBSYNC_JOBCASE_API_KEY": "not-shown-0123"}
@@ -462,7 +485,18 @@ def test_variables_written_by_the_sandbox_configure_both_plugins(project: Meltan
         ("target-jobsync", configs.target_config(base_urls, credentials)),
     ):
         proc = project.meltano("--environment=sandbox", "config", "--unsafe", "print", plugin, "--format=json", env=env)
-        assert json.loads(proc.stdout) == settings
+        printed = json.loads(proc.stdout)
+        assert {name: printed.get(name) for name in settings} == settings
+        # Everything else is a declared default (`value:`) or set in meltano.yml itself.
+        kind = "extractors" if plugin.startswith("tap") else "loaders"
+        entry = plugin_entry(project.root / "meltano.yml", kind, plugin)
+        defaults = {s["name"]: s["value"] for s in entry["settings"] if "value" in s}
+        environments = yaml.safe_load((project.root / "meltano.yml").read_text())["environments"]
+        sandbox_plugins = next(e for e in environments if e["name"] == "sandbox")["config"]["plugins"][kind]
+        in_yml = entry.get("config", {}) | next(p.get("config", {}) for p in sandbox_plugins if p["name"] == plugin)
+        for name, value in printed.items():
+            if name not in settings:
+                assert value == in_yml.get(name, defaults.get(name)), name
 
 
 @pytest.mark.meltano
@@ -566,12 +600,28 @@ def test_generator_renders_each_setting_with_its_meltano_kind_and_secrets_as_sen
         "load_method": "options",
     }
     assert [name for name, s in settings.items() if s.get("sensitive")] == ["jobcase_api_key"]
-    assert settings["max_workers"]["description"] == "Workers. Default: 4."
+    assert settings["max_workers"]["description"] == "Workers."
+    assert settings["max_workers"]["value"] == 4, "the plugin's default, as Meltano's default value"
+    assert [name for name, s in settings.items() if "value" in s] == ["max_workers"]
     assert [o["value"] for o in settings["load_method"]["options"]] == ["append-only", "upsert"]
     target = plugin_entry(tmp_path / "meltano.yml", "loaders", "target-jobsync")
     assert target["settings"] == [
         {"name": "workable_api_token", "kind": "string", "label": "Workable API Token", "sensitive": True}
     ]
+
+
+def test_generator_declares_one_settings_group_per_service(tmp_path: Path) -> None:
+    """The plugins publish their groups in `--about` (`x-settings-group-validation`); Meltano's
+    settings_group_validation gets them as they are: any one group complete is a valid config."""
+    tap = about_doc(jobcase_api_key={"type": ["string", "null"]}, ziprecruiter_api_key={"type": ["string", "null"]})
+    tap["settings"]["x-settings-group-validation"] = [["jobcase_api_key"], ["ziprecruiter_api_key"]]
+    target = about_doc(workable_api_token={"type": ["string", "null"]})
+    target["settings"]["required"] = ["workable_api_token"]
+    assert generate(tmp_path, tap, target).returncode == 0
+    entry = plugin_entry(tmp_path / "meltano.yml", "extractors", "tap-jobsync")
+    assert entry["settings_group_validation"] == [["jobcase_api_key"], ["ziprecruiter_api_key"]]
+    target_entry = plugin_entry(tmp_path / "meltano.yml", "loaders", "target-jobsync")
+    assert target_entry["settings_group_validation"] == [["workable_api_token"]], "without groups: `required`"
 
 
 def test_generator_check_fails_when_a_plugin_gained_a_setting_and_leaves_the_file_alone(tmp_path: Path) -> None:

@@ -484,3 +484,17 @@ def test_a_wrong_api_key_fails_naming_the_setting_without_showing_it(config):
     assert run.returncode != 0
     assert f"`{jc.API_KEY_SETTING}`" in run.stderr.strip().splitlines()[-1]
     assert "wrong-key-456" not in run.stderr + run.stdout
+
+
+def test_activate_version_after_a_full_listing_changes_nothing_and_warns_nothing(config, control):
+    """A full-table source ends its listing with ACTIVATE_VERSION (for a loader: drop older rows).
+    Jobcase objects are never deleted for it -- deletes arrive as `_sdc_deleted_at` records -- and
+    the target logs no "not implemented" warning."""
+    write(config, messages("jobcase_companies", [COMPANY], "partnerCompanyId"))
+    before = control.store("jobcase")
+    activate = {"type": "ACTIVATE_VERSION", "stream": "jobcase_companies", "version": 2}
+    lines = [*messages("jobcase_companies", [], "partnerCompanyId"), activate, state_message({"done": True})]
+    run = run_target(config, lines).check()
+    assert "ACTIVATE_VERSION" not in run.stderr.replace("1 activate version messages", "")
+    assert "WARNING" not in run.stderr
+    assert control.store("jobcase") == before

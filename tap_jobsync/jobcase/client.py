@@ -13,7 +13,8 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from jobsync_common import jobcase as jc
 from jobsync_common.http import decode_json
 from jobsync_common.paging import pages_for
-from tap_jobsync.client import GuardedPaginator, JobSyncStream
+from tap_jobsync.client import GuardedPaginator
+from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -36,7 +37,7 @@ class JobcasePaginator(GuardedPaginator, OffsetPaginator):
         return jc.next_offset(self._value, decode_json(response), self.page_size)
 
 
-class JobcaseStream(JobSyncStream):
+class JobcaseStream(FullTableVersionsStream):
     """Base of the Jobcase streams (one per documented list endpoint)."""
 
     service_key = jc.KEY

@@ -32,6 +32,7 @@ from tap_jobsync.pcrecruiter.client import (
     ReadMode,
     page_number,
 )
+from tap_jobsync.versions import activates_versions
 
 if t.TYPE_CHECKING:
     import requests
@@ -133,7 +134,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
     @property
     def activate_versions(self) -> bool:
         # Without D the user keeps deleted records: ACTIVATE_VERSION would drop them downstream.
-        return self.config.get("emit_activate_version_messages") is not False and pcr.DELETE in self.operations
+        return activates_versions(self.config) and pcr.DELETE in self.operations
 
     @property
     def pull(self) -> AppNamePull | None:

@@ -15,7 +15,8 @@ from jobsync_common import trackjobchanges as tjc
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.paging import pages_for
-from tap_jobsync.client import GuardedPaginator, JobSyncStream
+from tap_jobsync.client import GuardedPaginator
+from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -50,7 +51,7 @@ class TrackJobChangesPaginator(GuardedPaginator, PageNumberPaginator):
         return payload.get("last_page") is not True
 
 
-class TrackJobChangesStream(JobSyncStream):
+class TrackJobChangesStream(FullTableVersionsStream):
     """Every TrackJobChanges stream: records under ``data``, `group` on every call."""
 
     service_key = tjc.SERVICE_KEY

@@ -12,7 +12,8 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.http import decode_json
 from jobsync_common.paging import pages_for
-from tap_jobsync.client import GuardedPaginator, JobSyncStream
+from tap_jobsync.client import GuardedPaginator
+from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -44,7 +45,7 @@ class ZipRecruiterPaginator(GuardedPaginator, OffsetPaginator):
         return self.current_value + self._received(response)[0]
 
 
-class ZipRecruiterStream(JobSyncStream):
+class ZipRecruiterStream(FullTableVersionsStream):
     """Base of the ZipRecruiter streams: every one is a query action with ``properties``."""
 
     service_key = zr.SERVICE_KEY
