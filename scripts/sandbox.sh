@@ -28,9 +28,10 @@ case "${1:-}" in
       exit 0
     fi
     if [ ! -x .venv/bin/jobsync-sandbox ]; then
-      echo "sandbox.sh: installing the project into .venv" >&2
+      echo "sandbox.sh: installing the project and the sandbox into .venv" >&2
       [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv >&2
       .venv/bin/python -m pip install --quiet --disable-pip-version-check -e . >&2
+      .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ./sandbox >&2
     fi
     mkdir -p "$DIR"
     rm -f "$DIR/ready.json"
