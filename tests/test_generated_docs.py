@@ -21,3 +21,8 @@ def test_readme_settings_tables_match_about_output():
 def test_meltano_yml_plugin_settings_match_about_output():
     result = check("gen_meltano_settings.py")
     assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_meltanohub_plugin_definitions_match_about_output():
+    result = check("gen_hub_definitions.py")
+    assert result.returncode == 0, result.stderr + result.stdout
