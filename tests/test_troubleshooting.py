@@ -7,6 +7,7 @@ on stderr does not read as its row says, fails; so the table cannot rot.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -165,14 +166,22 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
         [schema_message("jobcase_campaigns", {}), record_message("jobcase_campaigns", {"companyId": 1, "name": "C", "budget": 60})],
         jobcase_budget_updates="top_up",
     ),
+    "`--test` finds a service failing": lambda c: c.cli(
+        "-m", "tap_jobsync.tap", "--config", write_json(c.tmp / "tap.json", c.tap_config(jobcase_api_key="bad")), "--test"
+    ),
     "stopped by the orchestrator": lambda c: stopped_target(c),
     "the sandbox's port is taken": lambda c: sandbox_on_a_taken_port(),
 }
 
 
+def write_json(path: Path, data: t.Any) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
 def stopped_target(case: Case) -> str:
     path = case.tmp / "target.json"
-    path.write_text(__import__("json").dumps(case.target_config()))
+    path.write_text(json.dumps(case.target_config()))
     proc = subprocess.Popen(
         [sys.executable, "-m", "target_jobsync.target", "--config", str(path)],
         stdin=subprocess.PIPE,
