@@ -443,7 +443,8 @@ def test_an_app_name_pull_is_concluded_by_stop_or_end_and_the_one_that_worked_is
     refused = [e for e in control.requests(api="pcrecruiter", path="^/null$")["entries"] if e["status"] == 400]
     assert len(refused) == (committed_by != "STOP")
     assert ("concluded the pull instead" in first.stderr) == (committed_by != "STOP")
-    assert {first.last_state["bookmarks"][s]["app_name_commit_command"] for s in (CANDIDATES, COMPANIES)} == {committed_by}
+    remembered = {first.last_state["bookmarks"][s]["app_name_commit_command"] for s in (CANDIDATES, COMPANIES)}
+    assert remembered == {committed_by}
 
     updated = key_of(sandbox, "candidates", 9)
     mutate(control, "update", id=updated, fields={"Title": "Foreman"})
