@@ -110,7 +110,9 @@ def test_a_changed_search_updates_the_existing_subscriber(control, zr_config):
     assert control.store("ziprecruiter")["counts"]["subscribers"] == count
 
 
-def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_config):
+@pytest.mark.parametrize("subscriber_deactivation", ["keeps_searches", "deactivates_searches"])
+def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_config, subscriber_deactivation):
+    control.set_readings("ziprecruiter", subscriber_deactivation=subscriber_deactivation)
     write(zr_config, SUBSCRIBERS, people(2))[0].check()
     by_id = subscriber(control, "seeker1@example.com")["id"]
     deletes = [
@@ -235,7 +237,10 @@ def test_an_upload_whose_answer_is_lost_is_found_pending_and_not_uploaded_again(
 # -- job searches ----------------------------------------------------------------------------------------------
 
 
-def test_job_searches_are_created_once_and_deactivated_by_delete(control, zr_config):
+@pytest.mark.parametrize("search_submit", ["always_new", "deduplicate"])
+def test_job_searches_are_created_once_and_deactivated_by_delete(control, zr_config, search_submit):
+    """Whether or not ZipRecruiter merges an equal search, the sink matches search and location itself."""
+    control.set_readings("ziprecruiter", search_submit=search_submit)
     write(zr_config, SUBSCRIBERS, people(1))[0].check()
     owner = subscriber(control, "seeker0@example.com")["id"]
     searches = [
