@@ -348,7 +348,8 @@ def test_connections_listed_without_the_incremental_key_are_re_emitted_every_run
     control.clear_requests()
     second = run_tap(config, catalog=selected, state=first.last_state).check()
     employments = api_requests(control, path="employments")
-    warnings = [line for line in first.stderr.splitlines() + second.stderr.splitlines() if "employment_checked_at`" in line]
+    output = first.stderr.splitlines() + second.stderr.splitlines()
+    warnings = [line for line in output if "employment_checked_at`" in line]
     if employment_checked_at == "present":
         assert [c["id"] for c in second.records(CONNECTIONS)] == [7] and len(employments) == 1
         assert warnings == []

@@ -103,15 +103,16 @@ class JobcaseStream(JobSyncStream):
 
     def log_sync_costs(self) -> None:
         super().log_sync_costs()
-        seen: collections.Counter[str] | None = self.__dict__.get("_statuses_seen")
         if self.status_kind is None or not (self.selected or self.has_selected_descendents):
             return
+        # The document lists no status values: say which ones the records carried.
+        seen: collections.Counter[str] = self.__dict__.get("_statuses_seen") or collections.Counter()
         refused = self.__dict__.get("_statuses_refused") or []
         self.logger.info(
             "%s: %s statuses seen in records: %s (status filters listed: %s%s)",
             self.service_name,
             self.name,
-            ", ".join(f"{status} {count}" for status, count in sorted((seen or {}).items())) or "none",
+            ", ".join(f"{status} {count}" for status, count in sorted(seen.items())) or "none",
             ", ".join(s for s in jc.statuses(self.config, self.status_kind) if s not in refused),
             f"; refused: {', '.join(refused)}" if refused else "",
         )

@@ -251,7 +251,9 @@ class PCRecruiterEntityStream(PCRecruiterStream):
 
     def _warn_expired(self, what: str, minimum: int | None) -> None:
         named = f" (minimum valid version {minimum})" if minimum is not None else ""
-        activate = ", with ACTIVATE_VERSION so rows deleted meanwhile are dropped downstream" if self.activate_versions else ""
+        activate = ""
+        if self.activate_versions:
+            activate = ", with ACTIVATE_VERSION so rows deleted meanwhile are dropped downstream"
         self.logger.warning(
             "%s: %s: %s is older than PCRecruiter keeps changes (%d days)%s; resyncing in full%s. "
             "Run at least weekly to avoid this.",
