@@ -155,14 +155,15 @@ def test_a_partner_id_jobcase_refuses_fails_naming_the_setting(config, catalog):
 
 
 INACTIVE = {"job_statuses": "active,inactive", "campaign_statuses": "active,inactive"}
+DOCUMENTED = {"job_statuses": "active,expired", "campaign_statuses": "active,paused,ended"}
 
 
 @pytest.mark.parametrize(
     ("readings", "setting", "job_statuses", "campaign_statuses"),
     [
-        ({}, None, {"Active", "Expired"}, {"Active", "Paused", "Ended"}),
+        (DOCUMENTED, None, {"Active", "Expired"}, {"Active", "Paused", "Ended"}),
         (
-            {"job_statuses": "active,expired,deleted"},
+            {**DOCUMENTED, "job_statuses": "active,expired,deleted"},
             {"jobs": ["active", "expired", "deleted"]},
             {"Active", "Expired"},
             {"Active", "Paused", "Ended"},

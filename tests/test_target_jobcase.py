@@ -437,6 +437,9 @@ def test_a_wrong_api_key_fails_naming_the_setting_without_showing_it(config):
 # -- readings of what the document leaves open ----------------------------------------------------
 
 
+DOCUMENTED = {"job_statuses": "active,expired", "campaign_statuses": "active,paused,ended"}
+
+
 def campaign_records(control, *ids: int, **fields) -> list[dict]:
     campaigns = {c["id"]: c for c in control.store("jobcase")["campaigns"]}
     return [{"companyId": campaigns[i]["companyId"], "name": campaigns[i]["name"], **fields} for i in ids]
@@ -449,7 +452,7 @@ def test_updates_and_products_use_the_method_jobcase_takes_found_by_one_405_and_
     config, control, update_method, products_method
 ):
     """The document shows no method for updates (PUT or PATCH) nor for a job's products (POST or PUT)."""
-    control.set_readings("jobcase", update_method=update_method, products_method=products_method)
+    control.set_readings("jobcase", update_method=update_method, products_method=products_method, **DOCUMENTED)
     companies = [{**COMPANY, "partnerCompanyId": f"M-{n}"} for n in range(2)]
     jobs = [{**JOB, "adNumber": f"M-POS-{n}", "partnerCompanyId": f"M-{n}"} for n in range(2)]
     write(

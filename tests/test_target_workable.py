@@ -413,7 +413,7 @@ def test_a_token_with_only_the_documented_w_candidates_scope_fails_at_once_namin
 
 @pytest.mark.parametrize("unknown_fields", ["refused", "ignored"])
 def test_only_documented_fields_are_sent_so_unknown_field_handling_never_matters(config, control, unknown_fields):
-    control.set_readings("workable", unknown_fields=unknown_fields)
+    control.set_readings("workable", unknown_fields=unknown_fields, token_scopes="r_candidates,w_candidates")
     first = candidates(control)[0]
     entry = {"title": "Pilot", "company": "Acme Air", "start_date": "2020-01-01"}
     run = run_target(config, messages({"id": first["id"], "headline": "Flies", "experience_entries": [entry]}))
