@@ -36,9 +36,17 @@ AUTH_SETTINGS = (API_KEY_SETTING,)
 # Assumed values (lower case in the query, capitalised in records, as `jobStatus:
 # "Active"` is shown): jobs are active or expired (the expire/unexpire endpoints are
 # the only status transitions); campaigns are active, paused (`isPaused`) or ended
-# (`endDate` passed). The tap lists every value.
+# (`endDate` passed). The tap lists every value; `jobcase_statuses` overrides them.
 JOB_STATUSES = ("active", "expired")
 CAMPAIGN_STATUSES = ("active", "paused", "ended")
+STATUSES_SETTING = "jobcase_statuses"
+DEFAULT_STATUSES = {"jobs": JOB_STATUSES, "campaigns": CAMPAIGN_STATUSES}
+
+# The document shows no method for updates ("Updates a company by company identifier.") nor for
+# "Adds or removes products for a job". Tried in this order; on a 405 the other is tried once and
+# used for the rest of the run (per endpoint).
+UPDATE_METHODS = ("PUT", "PATCH")
+PRODUCTS_METHODS = ("POST", "PUT")
 
 # "Create a company" fields marked required (companyUrl too, though the example omits it).
 COMPANY_REQUIRED_FIELDS = (
@@ -52,7 +60,8 @@ COMPANY_REQUIRED_FIELDS = (
     "companyZipCode",
 )
 
-# `jobStatus` values in job records.
+# `jobStatus` values in job records. Only "Active" is shown; whatever else a record says (Expired,
+# Inactive...) is taken as not live.
 JOB_ACTIVE = "Active"
 JOB_EXPIRED = "Expired"
 
@@ -76,6 +85,25 @@ def setting_properties() -> list[th.Property]:
             th.IntegerType,
             description="Jobcase partner identifier (`partnerId`): needed to list products and to create companies.",
         ),
+        th.Property(
+            STATUSES_SETTING,
+            th.ObjectType(
+                th.Property(
+                    "jobs",
+                    th.ArrayType(th.StringType(pattern=r"^[a-z_]+$")),
+                    description="Job status filter values (default: active, expired).",
+                ),
+                th.Property(
+                    "campaigns",
+                    th.ArrayType(th.StringType(pattern=r"^[a-z_]+$")),
+                    description="Campaign status filter values (default: active, paused, ended).",
+                ),
+                additional_properties=False,
+            ),
+            description='Values of the `status` filter to list, e.g. {"jobs": ["active", "inactive"]}; the document '
+            "lists none. Default: jobs active, expired; campaigns active, paused, ended. The tap skips a value Jobcase "
+            "refuses (with a warning); the target stops, since it must see every object to avoid duplicates.",
+        ),
         rate_limit_property(
             KEY,
             NAME,
@@ -84,6 +112,27 @@ def setting_properties() -> list[th.Property]:
             "lower it when another process uses the same key at the same time.",
         ),
     ]
+
+
+def statuses(config: t.Mapping[str, t.Any], kind: str) -> tuple[str, ...]:
+    """The `status` filter values to list for ``kind`` (``jobs`` or ``campaigns``)."""
+    configured = (config.get(STATUSES_SETTING) or {}).get(kind)
+    return tuple(dict.fromkeys(configured)) if configured else DEFAULT_STATUSES[kind]
+
+
+def is_live(status: t.Any) -> bool:
+    """Whether a record's ``jobStatus``/``status`` is the one live state; an unknown (missing) one counts as live."""
+    return status is None or str(status).strip().lower() == "active"
+
+
+def refused_status_message(kind: str, status: str, endpoint: str, answer: str, consequence: str) -> str:
+    """What to say when Jobcase refuses a `status` value (the document lists none)."""
+    listed = ", ".join(DEFAULT_STATUSES[kind])
+    return (
+        f"{NAME}: {endpoint} was refused ({answer}): `{status}` is not a {kind[:-1]} status this account accepts "
+        f"(the document lists none; assumed {listed}). {consequence} Set `{STATUSES_SETTING}` to the values Jobcase "
+        f'accepts, e.g. {{"{kind}": ["active", ...]}}.'
+    )
 
 
 # -- normalisers for the document's contradictions -----------------------------------------

@@ -12,6 +12,9 @@ Where the document contradicts itself, the tap accepts both forms:
 |---------------------------------------------|--------------------------------|
 | deleted key "has a minus (-) sign in front" | example ``"CandidateId": -222``|
 | step 3 is the ``END`` command               | example request ``MyApp STOP`` |
+
+The tap sends ``STOP`` (the example's wire form) and, when PCRecruiter refuses it with a 4xx,
+``END``; the command that worked is remembered in the state.
 """
 
 from __future__ import annotations
@@ -84,10 +87,17 @@ NULL_PATH = "null"
 CURRENT_VERSION_COMMAND = "GET"
 START_COMMAND = "START"
 STOP_COMMAND = "STOP"
+END_COMMAND = "END"
+#: The commands that may conclude an app-name pull, in the order tried (see the module docstring).
+COMMIT_COMMANDS = (STOP_COMMAND, END_COMMAND)
 INSERT, UPDATE, DELETE = "I", "U", "D"
 OPERATIONS = INSERT + UPDATE + DELETE
 #: "Change Tracking is usually only retained for up to seven days."
 RETENTION = dt.timedelta(days=7)
+#: A bookmark read longer ago than this (our clock) is resynced in full, whatever the API answers: past
+#: the retention window an API may answer only what it still keeps, without an error. The hour is a
+#: margin for the two clocks disagreeing.
+BOOKMARK_MAX_AGE = RETENTION - dt.timedelta(hours=1)
 # "Appnames must start with a non-numeric character and be a total of 10 alphanumeric
 # characters or less": all alphanumeric, so the first one is a letter.
 APP_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9]{0,9}$"
@@ -113,6 +123,17 @@ def parse_version(value: t.Any) -> int | None:
     """A change-tracking version from a header value (``"1234567899"``), else None."""
     text = str(value or "").strip()
     return int(text) if text.isdigit() else None
+
+
+def age_of(stamp: t.Any, now: dt.datetime) -> dt.timedelta | None:
+    """How long before ``now`` an ISO 8601 stamp kept in the state was taken (None: absent or unreadable)."""
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        taken = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return now - (taken if taken.tzinfo else taken.replace(tzinfo=dt.timezone.utc))
 
 
 def app_header(app_name: str, command: str | None = None) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from singer_sdk import typing as th
 from singer_sdk.authenticators import BearerTokenAuthenticator
 
-from jobsync_common.errors import ConfigError
+from jobsync_common.errors import ConfigError, excerpt
 from jobsync_common.settings import check_base_url, rate_limit_property
 
 KEY = "workable"
@@ -29,6 +30,25 @@ SECRET_SETTINGS = (TOKEN_SETTING,)
 #: What to check when Workable answers 401/403.
 AUTH_SETTINGS = (TOKEN_SETTING,)
 
+# The document names one scope: "Partially updates a candidate. Required scope: w_candidates." The
+# target also reads candidates (GET /candidates, ?email=, /candidates/:id) to find and compare each one
+# before a PATCH, which needs r_candidates (Workable's public API).
+READ_SCOPE = "r_candidates"
+WRITE_SCOPE = "w_candidates"
+_SCOPE_RE = re.compile(r"\b[rw]_[a-z_]+\b")
+
+
+def missing_scope_message(method: str, endpoint: str, status: int, text: str) -> str:
+    """What a 403 means here: the scope the call needs (the one Workable names, else the one we know it needs)."""
+    named = _SCOPE_RE.search(text or "")
+    needed = named.group(0) if named else (READ_SCOPE if method.upper() == "GET" else WRITE_SCOPE)
+    said = f" ({excerpt(text, 120)})" if (text or "").strip() else ""
+    return (
+        f"{NAME}: {endpoint} answered HTTP {status}{said}: the token lacks the scope {needed}. The target reads each "
+        f"candidate (GET /candidates, ?email=, /candidates/:id) before it PATCHes it, so `{TOKEN_SETTING}` needs "
+        f"{READ_SCOPE} as well as {WRITE_SCOPE} (the only scope the document names)."
+    )
+
 MERGE = "merge"
 REPLACE = "replace"
 ARRAY_MODES = (MERGE, REPLACE)
@@ -45,7 +65,8 @@ def settings() -> list[th.Property]:
             TOKEN_SETTING,
             th.StringType,
             secret=True,
-            description="Workable API access token (needs the w_candidates scope), sent as a Bearer token.",
+            description="Workable API access token, sent as a Bearer token; needs the scopes r_candidates (the target "
+            "reads each candidate first) and w_candidates.",
         ),
         th.Property(
             BASE_URL_SETTING,

@@ -11,6 +11,10 @@ helpers below, so a change of the live API's choice needs no code change.
 | query page key ``skip``       | ``offset``                     | ``skip`` (int)         |
 | ``total_count`` (a number)    | ``"total_count": "2"``         | int                    |
 | batch ``result`` JSON string  | a JSON object                  | dict                   |
+
+Where the document is silent, both connectors find out from the answers and remember it for the
+process (:class:`Dialect`): how ``properties`` is sent (comma-joined or repeated; an API that ignores
+it is reported loudly), and whether a ``create_time`` with a UTC offset is accepted.
 """
 
 from __future__ import annotations
@@ -18,13 +22,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 import typing as t
 import zoneinfo
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests.auth
 from singer_sdk import typing as th
 
+from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
+
+T = t.TypeVar("T")
 
 SERVICE_KEY = "ziprecruiter"
 SERVICE_NAME = "ZipRecruiter"
@@ -138,8 +148,14 @@ def normalize_timestamp(value: t.Any) -> str | None:
     return parsed.astimezone(dt.timezone.utc).isoformat()
 
 
-def submit_time(value: t.Any) -> str | None:
-    """A record's timestamp as the submit form expects it: Pacific wall-clock time.
+#: How ``create_time`` is submitted: ISO 8601 with a UTC offset (means one instant whatever zone the API
+#: assumes), or the example's wall-clock form in SUBMIT_TIMEZONE (used once the API refuses an offset).
+WITH_OFFSET = "with_offset"
+WALL_CLOCK = "wall_clock"
+
+
+def submit_time(value: t.Any, form: str = WALL_CLOCK) -> str | None:
+    """A record's timestamp as a submit takes it: with a UTC offset, or Pacific wall-clock time.
 
     Values without an offset are taken as UTC, like every other timestamp in a Singer record.
     """
@@ -149,7 +165,155 @@ def submit_time(value: t.Any) -> str | None:
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if form == WITH_OFFSET:
+        return parsed.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
     return parsed.astimezone(SUBMIT_TIMEZONE).strftime(SUBMIT_TIME_FORMAT)
+
+
+def refuses_field(text: str, name: str) -> bool:
+    """Whether an error body names a parameter (``invalid_create_time``, ``invalid_properties``...)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    code = str(body.get("error") or "") if isinstance(body, dict) else text
+    return name in code
+
+
+# -- the forms the document leaves open, learned from the answers ------------------------------------
+COMMA = "comma"
+REPEATED = "repeated"
+
+
+def properties_query(url: str, names: t.Sequence[str], form: str) -> str:
+    """``url`` with its ``properties`` parameter(s) in ``form``: ``properties=a,b`` or ``properties=a&properties=b``."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "properties"]
+    query += [("properties", ",".join(names))] if form == COMMA else [("properties", n) for n in names]
+    return urlunsplit(parts._replace(query=urlencode(query, safe=",")))
+
+
+def missing_properties(record: t.Mapping[str, t.Any], names: t.Iterable[str]) -> list[str]:
+    """Properties asked for that a record does not carry (``email`` comes back as ``email_md5`` too)."""
+    present = set(record) | ({"email"} if "email_md5" in record else set())
+    return [n for n in names if n not in present]
+
+
+@dataclass
+class Dialect:
+    """How this API reads what the document leaves open, learned from its answers (one per base URL and process).
+
+    ``properties`` ("The resource-specific properties to include in the response", no format): sent
+    comma-joined, as the document writes property lists. When that is refused as an unknown property,
+    or the answer lacks properties asked for, the same request is sent once with one parameter per
+    property; the form that brings them back is kept. When neither does, the API ignores the parameter:
+    ``properties_ignored`` is set and callers warn, naming what is missing.
+
+    ``create_time``: sent with a UTC offset, so it means one instant whatever zone the API assumes for
+    the example's offset-less form; when refused (400 naming create_time), the example's US Pacific
+    wall-clock form is used from then on.
+    """
+
+    properties: str = COMMA
+    properties_known: bool = False
+    properties_ignored: bool = False
+    submit_time_form: str = WITH_OFFSET
+    warned: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    #: Held while the form is not known yet: concurrent requests wait for the first answer that tells.
+    probing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def settled(self) -> bool:
+        return self.properties_known or self.properties_ignored
+
+    def fetch(
+        self,
+        send: t.Callable[[str], T],
+        records_of: t.Callable[[T], t.Sequence[t.Any]],
+        names: t.Sequence[str],
+    ) -> tuple[T, list[str]]:
+        """``send(form)`` an answer asked with ``properties`` ``names``; the answer, and the names it lacks when
+        the API ignores ``properties`` (else an empty list).
+
+        The form in use first; the other once, when that is refused naming ``properties`` or answers
+        without them. Missing names after both forms mean the API ignores the parameter.
+        """
+        if len(names) > 1 and not self.settled:  # noqa: PLR2004 - one name reads the same in both forms
+            with self.probing:
+                return self._fetch(send, records_of, names)
+        return self._fetch(send, records_of, names)
+
+    def _fetch(
+        self, send: t.Callable[[str], T], records_of: t.Callable[[T], t.Sequence[t.Any]], names: t.Sequence[str]
+    ) -> tuple[T, list[str]]:
+        sent = self.properties
+        if len(names) < 2 or self.properties_ignored:  # noqa: PLR2004 - one name reads the same in both forms
+            answer = send(sent)
+            records = records_of(answer)
+            ignored = self.properties_ignored and records and len(names) > 1
+            return answer, (missing_properties(first_record(records), names) if ignored else [])
+        other: str | None = REPEATED if sent == COMMA else COMMA
+        try:
+            answer = send(sent)
+        except APIRejectedError as refused:
+            if refused.status != 400 or not refuses_field(refused.text, "properties"):  # noqa: PLR2004
+                raise
+            try:
+                answer = send(other)
+            except APIRejectedError as again:
+                if again.status != 400 or not refuses_field(again.text, "properties"):  # noqa: PLR2004
+                    raise
+                msg = (
+                    f"{SERVICE_NAME}: {refused.endpoint} refused `properties` sent comma-joined and as repeated "
+                    f"parameters ({excerpt(again.text, 120)}); the document does not say how it is sent."
+                )
+                raise JobSyncError(msg) from None
+            sent, other = other, None  # the refused form is not tried again
+            with self.lock:
+                self.properties = sent  # accepted where the other was refused: sent first from now on
+        missing = self._judge(sent, records_of(answer), names)
+        if missing and not self.properties_known and other is not None:
+            retried = send(other)
+            still = self._judge(other, records_of(retried), names)
+            if len(still) < len(missing):
+                answer, missing = retried, still
+        if missing:
+            with self.lock:
+                self.properties_ignored = not self.properties_known
+        return answer, (missing if self.properties_ignored else [])
+
+    def _judge(self, sent: str, records: t.Sequence[t.Any], names: t.Sequence[str]) -> list[str]:
+        """The names an answer lacks; an answer carrying them all settles the form."""
+        if not records:
+            return []  # nothing to tell by
+        missing = missing_properties(first_record(records), names)
+        if not missing:
+            with self.lock:
+                self.properties, self.properties_known, self.properties_ignored = sent, True, False
+        return missing
+
+    def warn_once(self, key: str) -> bool:
+        """True the first time ``key`` is seen (for one warning per kind and process)."""
+        with self.lock:
+            if key in self.warned:
+                return False
+            self.warned.add(key)
+            return True
+
+
+def first_record(records: t.Sequence[t.Any]) -> t.Mapping[str, t.Any]:
+    return records[0] if records and isinstance(records[0], t.Mapping) else {}
+
+
+_dialects: dict[str, Dialect] = {}
+_dialects_lock = threading.Lock()
+
+
+def dialect(base_url: str) -> Dialect:
+    """The :class:`Dialect` of the API at ``base_url`` in this process."""
+    with _dialects_lock:
+        return _dialects.setdefault(base_url.rstrip("/"), Dialect())
 
 
 def parse_batch_result(value: t.Any) -> dict[str, t.Any] | None:

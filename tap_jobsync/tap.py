@@ -135,11 +135,15 @@ class _UnsortedNotice(logging.Filter):
     """singer-sdk warns "Stream is assumed to be unsorted" once per unsorted incremental stream and run.
 
     For these streams that is by design (their APIs list in no order a checkpoint could use;
-    docs/reliability.md says what it means on an interruption), so it is kept at DEBUG.
+    docs/reliability.md says what it means on an interruption), so it is kept at DEBUG. So is its
+    "New replication value is null", once per record without the key: the stream says it once
+    per run, with what it means (TrackJobChanges connections without `employment_checked_at`).
     """
 
+    QUIET = ("Stream is assumed to be unsorted", "New replication value is null")
+
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno == logging.WARNING and str(record.msg).startswith("Stream is assumed to be unsorted"):
+        if record.levelno == logging.WARNING and str(record.msg).startswith(self.QUIET):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
         return True

@@ -22,7 +22,7 @@ from decimal import Decimal
 from singer_sdk import typing as th
 
 from jobsync_common import jobcase as jc
-from jobsync_common.errors import APIRejectedError, ConfigError
+from jobsync_common.errors import APIRejectedError, ConfigError, excerpt
 from jobsync_common.http import ServiceClient, decode_json
 from jobsync_common.paging import PageGuard, pages_for
 from jobsync_common.settings import check_base_url
@@ -131,6 +131,19 @@ class _AlreadyApplied(Exception):  # noqa: N818 - control flow, never shown to u
         self.found = found
 
 
+def campaign_paused(campaign: t.Mapping[str, t.Any]) -> bool:
+    """Whether a campaign read from Jobcase is paused: records carry ``status``, not ``isPaused``.
+
+    A status that is neither Active nor Ended (Paused, or one word for paused and ended such as
+    Inactive) counts as paused unless its ``endDate`` has passed.
+    """
+    status = str(campaign.get("status") or "").strip().lower()
+    if status in ("active", "ended", ""):
+        return False
+    end = _as_datetime(str(campaign.get("endDate") or ""))
+    return status == "paused" or end is None or end > dt.datetime.now(dt.timezone.utc)
+
+
 def campaign_key(company_id: t.Any, name: t.Any) -> tuple[t.Any, str]:
     # Names match case-insensitively, as the uniqueness check is assumed to.
     return (company_id, str(name or "").strip().lower())
@@ -148,9 +161,12 @@ class ObjectIndex:
         statuses: tuple[str | None, ...],
         key: t.Callable[[dict], t.Hashable],
         normalize: t.Callable[[dict], dict] = lambda record: record,
+        kind: str | None = None,
     ) -> None:
         self.path = path
         self.statuses = statuses
+        #: The ``jobcase_statuses`` key the statuses come from (named when Jobcase refuses one).
+        self.kind = kind
         self.key = key
         self.normalize = normalize
         self._lock = threading.Lock()
@@ -178,7 +194,7 @@ class ObjectIndex:
         duplicates = 0
         # Statuses are listed active first: when two objects share a key, the active one wins.
         for status in self.statuses:
-            for record in sink.list_all(self.path, {"status": status} if status else {}):
+            for record in self._listing(sink, status):
                 key = self.key(record)
                 if key in found:
                     duplicates += 1
@@ -188,6 +204,18 @@ class ObjectIndex:
             sink.logger.warning("Jobcase has %d %s sharing a match key; the first listed is used.", duplicates, self.path)
         sink.logger.info("Indexed %d existing Jobcase objects from %s", len(found), self.path)
         return found
+
+    def _listing(self, sink: JobcaseSink, status: str | None) -> t.Iterator[dict]:
+        try:
+            yield from sink.list_all(self.path, {"status": status} if status else {})
+        except APIRejectedError as exc:
+            if status is None or exc.status != 400 or self.kind is None:  # noqa: PLR2004 - Bad Request
+                raise
+            # An object in a status we cannot list would look absent and be created a second time.
+            consequence = "The target must see every existing object to avoid creating it twice, so it stops."
+            raise ConfigError(
+                jc.refused_status_message(self.kind, status, exc.endpoint, excerpt(exc.text, 160), consequence)
+            ) from None
 
 
 def _normalize_company(company: dict) -> dict:
@@ -205,15 +233,26 @@ class JobcaseClient(ServiceClient):
     """The Jobcase HTTP client of one target run, holding the indexes every Jobcase sink shares."""
 
     def __init__(
-        self, *args: t.Any, partner_id: int | None, budget_guard: BudgetGuard, **kwargs: t.Any
+        self,
+        *args: t.Any,
+        partner_id: int | None,
+        budget_guard: BudgetGuard,
+        statuses: t.Mapping[str, tuple[str, ...]],
+        **kwargs: t.Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.partner_id = partner_id
         self.companies = ObjectIndex("company/", (None,), lambda c: c.get("partnerCompanyId"), _normalize_company)
-        self.jobs = ObjectIndex("job/", jc.JOB_STATUSES, lambda j: j.get("adNumber"), _normalize_job)
+        self.jobs = ObjectIndex("job/", statuses["jobs"], lambda j: j.get("adNumber"), _normalize_job, "jobs")
         self.campaigns = ObjectIndex(
-            "campaign/", jc.CAMPAIGN_STATUSES, lambda c: campaign_key(c.get("companyId"), c.get("name"))
+            "campaign/",
+            statuses["campaigns"],
+            lambda c: campaign_key(c.get("companyId"), c.get("name")),
+            kind="campaigns",
         )
+        #: The method each write endpoint answered to (see ``JobcaseSink.send_write``), for the rest of the run.
+        self.methods: dict[str, str] = {}
+        self.methods_lock = threading.Lock()
         # Company batches being written: jobs and campaigns wait for them before resolving partnerCompanyId.
         self.company_batches = threading.Condition()
         self.company_batches_in_flight = 0
@@ -234,6 +273,7 @@ def make_client(config: t.Mapping[str, t.Any]) -> JobcaseClient:
         headers={jc.API_KEY_HEADER: str(config[jc.API_KEY_SETTING])},
         partner_id=config.get(jc.PARTNER_ID_SETTING),
         budget_guard=BudgetGuard(config),
+        statuses={kind: jc.statuses(config, kind) for kind in jc.DEFAULT_STATUSES},
     )
 
 
@@ -302,6 +342,53 @@ class JobcaseSink(JobSyncSink):
         if payload is not None:
             kwargs["json"] = payload
         return decode_json(self.request(method, path, **kwargs)) or {}
+
+    def send_write(
+        self, endpoint: str, methods: tuple[str, str], path: str, payload: dict, **kwargs: t.Any
+    ) -> dict:
+        """A write whose method the document does not show: the remembered one, or the other once on a 405.
+
+        A 405 is answered before anything is applied, so the second method is no retry of the first.
+        The method that worked is used for ``endpoint`` (e.g. "job updates") for the rest of the run.
+        """
+        client = self.jobcase
+        with client.methods_lock:
+            method = client.methods.get(endpoint, methods[0])
+        try:
+            return self.call(method, path, payload, **kwargs)
+        except APIRejectedError as exc:
+            if exc.status != 405:  # noqa: PLR2004 - Method Not Allowed
+                raise
+            refused = exc
+        other = methods[1] if method == methods[0] else methods[0]
+        try:
+            answer = self.call(other, path, payload, **kwargs)
+        except APIRejectedError as again:
+            if again.status != 405:  # noqa: PLR2004 - Method Not Allowed
+                raise
+            msg = (
+                f"{jc.NAME}: {method} and {other} {refused.endpoint.split(' ', 1)[-1]} both answered HTTP 405: "
+                f"{endpoint} cannot be sent (the document shows no method for them; tried {', '.join(methods)})."
+            )
+            raise ConfigError(msg) from None
+        with client.methods_lock:
+            first_time = client.methods.get(endpoint) != other
+            client.methods[endpoint] = other
+        if first_time:
+            self.logger.warning(
+                "%s: %s answered HTTP 405 (%s); %s are sent as %s for the rest of this run (the document shows no "
+                "method for them).",
+                jc.NAME,
+                refused.endpoint,
+                excerpt(refused.text, 80),
+                endpoint,
+                other,
+            )
+        return answer
+
+    def send_update(self, kind: str, path: str, payload: dict, **kwargs: t.Any) -> dict:
+        """Update a company, job or campaign (``kind``), with the update method Jobcase takes."""
+        return self.send_write(f"{kind} updates", jc.UPDATE_METHODS, path, payload, **kwargs)
 
     def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict]:
         guard = PageGuard(jc.NAME, f"GET /{path}", lambda record: record.get("id"))
@@ -437,7 +524,7 @@ class JobcaseCompaniesSink(JobcaseSink):
         if not changed_fields(payload, existing):
             return False
         if not self.dry_run:
-            self.jobcase.companies.remember(self.call("PUT", f"company/{existing['id']}/", payload))
+            self.jobcase.companies.remember(self.send_update("company", f"company/{existing['id']}/", payload))
         return True
 
 
@@ -486,8 +573,8 @@ class JobcaseJobsSink(JobcaseSink):
         if changed_fields(payload, existing):
             writes += 1
             if not self.dry_run:
-                existing = index.remember({**existing, **self.call("PUT", f"job/{job_id}/", payload)})
-        if existing.get("jobStatus") == jc.JOB_EXPIRED:  # the job is back in the source: re-activate it
+                existing = index.remember({**existing, **self.send_update("job", f"job/{job_id}/", payload)})
+        if not jc.is_live(existing.get("jobStatus")):  # the job is back in the source: re-activate it
             writes += 1
             if not self.dry_run:
                 self.call("POST", f"job/{job_id}/unexpire/")
@@ -512,13 +599,16 @@ class JobcaseJobsSink(JobcaseSink):
                 raise _AlreadyApplied(job)
 
         try:
-            answer = self.call("POST", f"job/{job_id}/products/", body, before_retry=self.verify_before_retry(already_set))
+            answer = self.send_write(
+                "job products", jc.PRODUCTS_METHODS, f"job/{job_id}/products/", body,
+                before_retry=self.verify_before_retry(already_set),
+            )
         except _AlreadyApplied as applied:
             answer = applied.found
         self.jobcase.jobs.remember({**existing, "products": answer.get("products", products)})
 
     def expire(self, existing: dict | None) -> str:
-        if existing is None or existing.get("jobStatus") == jc.JOB_EXPIRED:
+        if existing is None or not jc.is_live(existing.get("jobStatus")):
             return UNCHANGED  # nothing live to take down
         if not self.dry_run:
             self.call("POST", f"job/{existing['id']}/expire/")
@@ -566,10 +656,11 @@ class JobcaseCampaignsSink(JobcaseSink):
         identity = {"companyId": company_id, "name": record["name"]}
         if record.get("_sdc_deleted_at"):
             # No delete endpoint: pausing stops the spend and keeps the history.
-            if existing is None or existing.get("status") in ("Paused", "Ended"):
+            if existing is None or not jc.is_live(existing.get("status")):
                 return UNCHANGED
             if not self.dry_run:
-                index.remember(self.call("PUT", f"campaign/{existing['id']}/", {**identity, "isPaused": True}))
+                pause = {**identity, "isPaused": True}
+                index.remember(self.send_update("campaign", f"campaign/{existing['id']}/", pause))
             return DELETED
         wanted = {**identity, **_pick(record, CAMPAIGN_FIELDS)}
         if jobs is not None:
@@ -593,7 +684,7 @@ class JobcaseCampaignsSink(JobcaseSink):
     def update(self, existing: dict, wanted: dict, record: dict) -> str:
         current = {
             **existing,
-            "isPaused": existing.get("status") == "Paused",
+            "isPaused": campaign_paused(existing),
             "jobs": sorted(j["id"] if isinstance(j, dict) else j for j in existing.get("jobs") or []),
         }
         compared = {**wanted, **({"jobs": sorted(wanted["jobs"])} if "jobs" in wanted else {})}
@@ -606,7 +697,7 @@ class JobcaseCampaignsSink(JobcaseSink):
         if add is not None:
             self.top_up(existing, wanted, add)  # one PUT: the changed fields and the addBudget
         else:
-            self.jobcase.campaigns.remember(self.call("PUT", f"campaign/{existing['id']}/", wanted))
+            self.jobcase.campaigns.remember(self.send_update("campaign", f"campaign/{existing['id']}/", wanted))
         return UPDATED
 
     def budget_to_add(self, existing: dict, record: dict) -> Decimal | None:
@@ -666,7 +757,8 @@ class JobcaseCampaignsSink(JobcaseSink):
                 raise _AlreadyApplied(current)
 
         try:
-            self.call("PUT", path, {**wanted, "addBudget": float(add)}, before_retry=self.verify_before_retry(already_applied))
+            body = {**wanted, "addBudget": float(add)}
+            self.send_update("campaign", path, body, before_retry=self.verify_before_retry(already_applied))
         except _AlreadyApplied:
             self.logger.info("Campaign %r: an earlier attempt already reached Jobcase; addBudget not sent again.", name)
         except BaseException:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from jobsync_common import workable
-from jobsync_common.errors import ConfigError
+from jobsync_common.errors import ConfigError, ServiceAuthError
 from jobsync_common.http import ServiceClient, decode_json, describe_request
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, RecordRejected
@@ -323,6 +323,15 @@ class WorkableCandidatesSink(JobSyncSink):
         return ("email", str(record.get("email") or "").strip().casefold())
 
     # -- writing ----------------------------------------------------------------------------------------
+    def request(self, method: str, path: str, **kwargs: t.Any) -> t.Any:
+        """A 403 names the scope the call needs (a wrong token is a 401): it fails the run, naming the setting."""
+        try:
+            return super().request(method, path, **kwargs)
+        except ServiceAuthError as exc:
+            if exc.status != 403:  # noqa: PLR2004 - Forbidden
+                raise
+            raise ConfigError(workable.missing_scope_message(method, exc.endpoint, exc.status, exc.text)) from None
+
     def write_record(self, record: dict) -> str:
         self.check_account()
         wanted = to_payload(record)

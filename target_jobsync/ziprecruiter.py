@@ -14,17 +14,21 @@ import csv
 import io
 import time
 import typing as t
+from functools import cached_property
 from urllib.parse import quote
 
 from singer_sdk import typing as th
 
 from jobsync_common import ziprecruiter as zr
-from jobsync_common.errors import APIRejectedError, JobSyncError
-from jobsync_common.http import ServiceClient, decode_json
+from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
+from jobsync_common.http import ServiceClient, decode_json, describe_request
 from jobsync_common.paging import PageGuard, pages_for
 from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+
+if t.TYPE_CHECKING:
+    import requests
 
 # Subscriber fields compared to decide "unchanged", and sent on subscribe.
 COMPARED_FIELDS = ("name", "search", "location", "ip_address")
@@ -106,25 +110,95 @@ def _is_delete(record: t.Mapping[str, t.Any]) -> bool:
     return bool(record.get("_sdc_deleted_at"))
 
 
-def _submit_time(record: t.Mapping[str, t.Any]) -> str | None:
+def _submit_time(record: t.Mapping[str, t.Any], form: str) -> str | None:
     try:
-        return zr.submit_time(record.get("create_time"))
+        return zr.submit_time(record.get("create_time"), form)
     except ValueError:
         msg = f"create_time {record.get('create_time')!r} is not an ISO 8601 timestamp"
         raise RecordRejected(msg) from None
 
 
+def _query_records(response: requests.Response) -> list[dict]:
+    return zr.normalize_query_page(decode_json(response))[0] if response.ok else []
+
+
+def _retrieved_record(response: requests.Response) -> list[dict]:
+    body = decode_json(response) if response.ok else None
+    return [body] if isinstance(body, dict) else []
+
+
 class ZipRecruiterSink(JobSyncSink):
     service_key = zr.SERVICE_KEY
 
-    def query_all(self, path: str, params: t.Mapping[str, t.Any], *, collection: bool = True) -> list[dict]:
+    @cached_property
+    def dialect(self) -> zr.Dialect:
+        return zr.dialect(self.client.base_url)
+
+    def get_with_properties(
+        self,
+        path: str,
+        params: t.Mapping[str, t.Any],
+        names: t.Sequence[str],
+        records_of: t.Callable[[requests.Response], list[dict]] = _query_records,
+        **kwargs: t.Any,
+    ) -> requests.Response:
+        """GET asking for ``names`` in the ``properties`` form this API takes (see ``zr.Dialect``)."""
+
+        def send(form: str) -> requests.Response:
+            value = ",".join(names) if form == zr.COMMA else list(names)
+            return self.request("GET", path, params={**params, "properties": value}, **kwargs)
+
+        response, missing = self.dialect.fetch(send, records_of, names)
+        if missing and self.dialect.warn_once(f"{self.sink_name} properties"):
+            self.logger.warning(
+                "%s: %s ignores `properties` (sent comma-joined and as repeated parameters): its answer lacks %s. %s",
+                zr.SERVICE_NAME,
+                describe_request("GET", response.url),
+                ", ".join(missing),
+                self.without_properties,
+            )
+        return response
+
+    #: What this sink does when the API ignores ``properties`` (said in the warning).
+    without_properties: t.ClassVar[str] = ""
+
+    def submit(self, path: str, record: t.Mapping[str, t.Any], fields: t.Mapping[str, t.Any], **kwargs: t.Any) -> t.Any:
+        """POST a submit as multipart/form-data (the document's ``--form``), ``create_time`` in a form the API takes."""
+        dialect = self.dialect
+        sent = dialect.submit_time_form
+
+        def form(time_form: str) -> dict[str, tuple[None, str]]:
+            values = {**fields, "create_time": _submit_time(record, time_form)}
+            return {k: (None, str(v)) for k, v in values.items() if v not in (None, "")}
+
+        try:
+            return self.request("POST", path, files=form(sent), **kwargs)
+        except APIRejectedError as exc:
+            refused_time = exc.status == 400 and zr.refuses_field(exc.text, "create_time")  # noqa: PLR2004
+            if sent != zr.WITH_OFFSET or not record.get("create_time") or not refused_time:
+                raise
+            answer = excerpt(exc.text, 120)
+        with dialect.lock:
+            dialect.submit_time_form = zr.WALL_CLOCK
+        if dialect.warn_once("create_time"):
+            self.logger.warning(
+                "%s: %s refused create_time with a UTC offset (%s); sending it as US Pacific wall-clock time from now "
+                "on, as the document's example implies (an assumption: it names no time zone).",
+                zr.SERVICE_NAME,
+                path,
+                answer,
+            )
+        return self.request("POST", path, files=form(zr.WALL_CLOCK), **kwargs)
+
+    def query_all(
+        self, path: str, params: t.Mapping[str, t.Any], names: t.Sequence[str] = ("id",), *, collection: bool = True
+    ) -> list[dict]:
         """Every result of a query action (``skip`` paging, either documented page form)."""
         results: list[dict] = []
         guard = PageGuard(zr.SERVICE_NAME, f"GET {path}", lambda record: record.get("id"))
         while True:
-            response = self.request(
-                "GET", path, params={**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}, collection=collection
-            )
+            page_params = {**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}
+            response = self.get_with_properties(path, page_params, names, collection=collection)
             page, _, total = zr.normalize_query_page(decode_json(response))
             guard.check(response.content, page, pages_allowed=pages_for(total, zr.MAX_PAGE_SIZE))
             results.extend(page)
@@ -183,7 +257,7 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
         return queued
 
     def pending_batch_ids(self, kind: str) -> set[str]:
-        return {str(b.get("id")) for b in self.query_all("/batch", {"type": kind, "status": zr.BATCH_PENDING, "properties": "id"})}
+        return {str(b.get("id")) for b in self.query_all("/batch", {"type": kind, "status": zr.BATCH_PENDING})}
 
     def upload_once(self, kind: str, chunk: list[t.Sequence[str | None]], known: set[str]) -> str:
         """POST one batch file; before any retry, look for a pending batch that appeared meanwhile.
@@ -294,28 +368,28 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         return ("email", str(email).strip().lower()) if email else ("id", record.get("id"))
 
     # -- single requests --------------------------------------------------------------------
+    without_properties = (
+        "Subscribers are looked up without their status and fields, so each record is submitted again (ZipRecruiter "
+        "matches subscribers by email: this updates, never duplicates) and none counts as unchanged."
+    )
+
     def lookup(self, record: dict) -> dict | None:
         """The subscriber of this record, by id or by the MD5 of its email (no address in URLs)."""
-        properties = ",".join(zr.SUBSCRIBER_PROPERTIES)
+        names = zr.SUBSCRIBER_PROPERTIES
         if not record.get("email"):
-            response = self.request(
-                "GET", f"/subscriber/{quote(str(record['id']))}", params={"properties": properties}, ok_statuses=(404,)
+            response = self.get_with_properties(
+                f"/subscriber/{quote(str(record['id']))}", {}, names, _retrieved_record, ok_statuses=(404,)
             )
             return None if response.status_code == 404 else zr.normalize_subscriber(decode_json(response))
-        response = self.request(
-            "GET",
-            "/subscriber",
-            params={"email": zr.email_md5(record["email"]), "properties": properties, "limit": 1},
-            collection=True,
-        )
+        params = {"email": zr.email_md5(record["email"]), "limit": 1}
+        response = self.get_with_properties("/subscriber", params, names, collection=True)
         results, _, _ = zr.normalize_query_page(decode_json(response))
         return zr.normalize_subscriber(results[0]) if results else None
 
     @staticmethod
-    def submit_form(record: dict) -> dict[str, str]:
-        form = {"email": str(record["email"]).strip(), "create_time": _submit_time(record)}
-        form |= {name: record.get(name) for name in COMPARED_FIELDS}
-        return {k: str(v) for k, v in form.items() if v not in (None, "")}
+    def submit_fields(record: dict) -> dict[str, t.Any]:
+        """The submit's fields but ``create_time`` (added in the form the API takes, see ``submit``)."""
+        return {"email": str(record["email"]).strip(), **{name: record.get(name) for name in COMPARED_FIELDS}}
 
     @staticmethod
     def holds(existing: dict | None, record: dict) -> bool:
@@ -329,7 +403,8 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
     def write_record(self, record: dict) -> str:
         if _is_delete(record):
             return self.unsubscribe(record)
-        form = self.submit_form(record)
+        fields = self.submit_fields(record)
+        _submit_time(record, zr.WITH_OFFSET)  # a create_time that is no timestamp is refused before any call
         existing = self.lookup(record)
         if self.holds(existing, record):
             return UNCHANGED
@@ -342,10 +417,10 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
                     raise _Applied
 
             with contextlib.suppress(_Applied):
-                self.request(
-                    "POST",
+                self.submit(
                     "/subscriber",
-                    data=form,
+                    record,
+                    fields,
                     collection=True,
                     before_retry=self.verify_before_retry(applied_by_an_earlier_attempt),
                 )
@@ -387,7 +462,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
                     str(record["email"]).strip(),
                     record.get("search"),
                     record.get("location"),
-                    _submit_time(record),
+                    _submit_time(record, self.dialect.submit_time_form),
                     record.get("ip_address"),
                 )
             except RecordRejected as exc:
@@ -449,11 +524,30 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
         finally:
             self._existing.pop(subscriber_id, None)
 
+    without_properties = (
+        "Each job search is retrieved on its own instead (its documented default answer has every property), one "
+        "request per search: without status, search and location the sink could not tell an existing search."
+    )
+
     def list_searches(self, subscriber_id: str) -> list[dict]:
         path = f"/subscriber/{quote(subscriber_id)}/searches"
         # Not a collection that always exists: 404 unknown_subscriber is about the record.
-        searches = self.query_all(path, {"properties": ",".join(zr.SEARCH_PROPERTIES)}, collection=False)
+        searches = self.query_all(path, {}, zr.SEARCH_PROPERTIES, collection=False)
+        if self.dialect.properties_ignored:
+            searches = [self.retrieve_search(path, str(s["id"])) for s in searches]
         return [zr.normalize_search(s) for s in searches]
+
+    def retrieve_search(self, path: str, search_id: str) -> dict:
+        """One job search, answered with the retrieve action's default properties (the document's example: all)."""
+        search = decode_json(self.request("GET", f"{path}/{quote(search_id)}")) or {}
+        missing = zr.missing_properties(search, ("id", "search", "location", "status"))
+        if missing:
+            msg = (
+                f"{zr.SERVICE_NAME}: GET {path}/{search_id} answered without {', '.join(missing)} and the API ignores "
+                "`properties`: existing job searches cannot be told apart, so none is submitted (it could be a copy)."
+            )
+            raise JobSyncError(msg)
+        return search
 
     def write_record(self, record: dict) -> str:
         subscriber_id = str(record["subscriber_id"])
@@ -475,7 +569,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
             "search": record.get("search"),
             "location": record.get("location"),
             "ip_address": record.get("ip_address"),
-            "create_time": _submit_time(record),
+            "create_time": _submit_time(record, zr.WITH_OFFSET),
         }
         created_id = None
         if not self.dry_run:
@@ -487,9 +581,9 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
                 if found:
                     raise _SearchCreated(found[0])
 
-            data = {k: str(v) for k, v in form.items() if v not in (None, "")}
+            fields = {k: v for k, v in form.items() if k != "create_time"}
             try:
-                response = self.request("POST", path, data=data, before_retry=self.verify_before_retry(stop_if_created))
+                response = self.submit(path, record, fields, before_retry=self.verify_before_retry(stop_if_created))
                 created_id = str((decode_json(response) or {}).get("id"))
             except _SearchCreated as created:
                 self.logger.info(

@@ -181,11 +181,12 @@ def add_chain(sandbox, api: str, *, path: str, query: dict[str, str] | None = No
 
 
 def normalized_state(state: dict | None) -> dict:
-    """The STATE without values that depend on the wall clock (PCRecruiter's table version)."""
+    """The STATE without values that depend on the wall clock (PCRecruiter's table version and read times)."""
+    clock = {"table_version", "change_tracking_read_at", "app_name_version_read_at"}
 
     def strip(value: t.Any) -> t.Any:
         if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k != "table_version"}
+            return {k: strip(v) for k, v in value.items() if k not in clock}
         if isinstance(value, list):
             return [strip(v) for v in value]
         return value

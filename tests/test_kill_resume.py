@@ -221,7 +221,7 @@ def test_pcrecruiter_app_name_mode_killed_mid_run_sent_no_stop_and_the_next_run_
     for stream in ("pcrecruiter_candidates", "pcrecruiter_companies"):
         # Nothing was committed, so the next run reads every change (every record, first time) again.
         assert set(emitted_keys(complete.messages, stream)) == expected[stream]
-    assert [c["command"] for c in sandbox.apis["pcrecruiter"].dump()["commands"]][-1] == "STOP"
+    assert [c["command"] for c in sandbox.apis["pcrecruiter"].dump()["commands"]][-1] in ("STOP", "END")
     assert run_tap(settings, catalog=chosen).check().records() == []  # the completed run committed
 
 

@@ -105,6 +105,15 @@ def test_a_429_can_carry_retry_after_as_an_http_date(control, sandbox):
     assert when >= time.time() + 99990  # about 27.8 hours from now
 
 
+def test_a_status_fault_answers_its_body_when_given_one(control, sandbox):
+    control.add_fault(api="jobcase", kind="status", status=400, body={"error": "invalid_create_time"}, count=1)
+    response, body = raw_request(sandbox, "GET", jobcase("/company/"), JOBCASE_KEY)
+    assert (response.status, json.loads(body)) == (400, {"error": "invalid_create_time"})
+    control.add_fault(api="jobcase", kind="status", status=503, count=1)
+    response, body = raw_request(sandbox, "GET", jobcase("/company/"), JOBCASE_KEY)
+    assert (response.status, json.loads(body)) == (503, {"error": "injected_fault", "status": 503})
+
+
 # -- ignore_paging -------------------------------------------------------------------------------------------
 
 

@@ -74,7 +74,15 @@ def test_full_sync_emits_every_record_of_every_status(config, catalog, control):
     assert all(isinstance(code, str) for j in jobs for code in j["products"])
 
 
-def test_cost_data_is_incremental_on_time(config, catalog, control):
+def events(records: list[dict]) -> list[tuple]:
+    """Cost rows as comparable tuples, in no particular order (the stream does not rely on the API's order)."""
+    return sorted((r["campaignId"], r["jobId"], r["eventType"], r["source"], r["time"]) for r in records)
+
+
+@pytest.mark.parametrize("cost_data_order", ["oldest_first", "newest_first"])
+def test_cost_data_is_incremental_on_time(config, catalog, control, cost_data_order):
+    """The document gives no order: the bookmark is the newest time seen once every page was read."""
+    control.set_readings("jobcase", cost_data_order=cost_data_order)
     first = sync(config, catalog, ["jobcase_campaign_cost_data"])
     assert len(first.records()) == 25
     bookmark = first.last_state["bookmarks"]["jobcase_campaign_cost_data"]["replication_key_value"]
@@ -86,9 +94,9 @@ def test_cost_data_is_incremental_on_time(config, catalog, control):
     control.advance_clock(60)
     added = control.api_control("jobcase", "add_cost_events", {"count": 3})["added"]
     third = sync(config, catalog, ["jobcase_campaign_cost_data"], state=unchanged.last_state)
-    assert [(r["campaignId"], r["jobId"], r["cost"]) for r in third.records()] == [
+    assert sorted((r["campaignId"], r["jobId"], r["cost"]) for r in third.records()) == sorted(
         (a["campaignId"], a["jobId"], a["cost"]) for a in added
-    ]
+    )
     assert third.last_state["bookmarks"]["jobcase_campaign_cost_data"]["replication_key_value"] > bookmark
 
 
@@ -141,3 +149,73 @@ def test_a_partner_id_jobcase_refuses_fails_naming_the_setting(config, catalog):
     assert run.returncode != 0
     assert f"`{jc.PARTNER_ID_SETTING}`" in run.stderr.strip().splitlines()[-1]
 
+
+
+# -- readings of what the document leaves open ----------------------------------------------------
+
+
+INACTIVE = {"job_statuses": "active,inactive", "campaign_statuses": "active,inactive"}
+DOCUMENTED = {"job_statuses": "active,expired", "campaign_statuses": "active,paused,ended"}
+
+
+@pytest.mark.parametrize(
+    ("readings", "setting", "job_statuses", "campaign_statuses"),
+    [
+        (DOCUMENTED, None, {"Active", "Expired"}, {"Active", "Paused", "Ended"}),
+        (
+            {**DOCUMENTED, "job_statuses": "active,expired,deleted"},
+            {"jobs": ["active", "expired", "deleted"]},
+            {"Active", "Expired"},
+            {"Active", "Paused", "Ended"},
+        ),
+        (
+            INACTIVE,
+            {"jobs": ["active", "inactive"], "campaigns": ["active", "inactive"]},
+            {"Active", "Inactive"},
+            {"Active", "Inactive"},
+        ),
+    ],
+    ids=["documented", "deleted-too", "inactive"],
+)
+def test_status_partitions_follow_the_setting_and_every_record_is_read(
+    config, catalog, control, readings, setting, job_statuses, campaign_statuses
+):
+    control.set_readings("jobcase", **readings)
+    overrides = {"jobcase_statuses": setting} if setting else {}
+    run = sync(config, catalog, ["jobcase_jobs", "jobcase_campaigns"], **overrides)
+    store = control.store("jobcase")
+    assert sorted(r["id"] for r in run.records("jobcase_jobs")) == sorted(j["id"] for j in store["jobs"])
+    assert sorted(r["id"] for r in run.records("jobcase_campaigns")) == sorted(c["id"] for c in store["campaigns"])
+    assert {j["jobStatus"] for j in run.records("jobcase_jobs")} == job_statuses
+    assert {c["status"] for c in run.records("jobcase_campaigns")} == campaign_statuses
+    assert "jobcase_jobs statuses seen in records:" in run.stderr
+    assert "status this account accepts" not in run.stderr
+
+
+def test_a_status_jobcase_refuses_is_skipped_with_one_warning_naming_it_and_the_setting(config, catalog, control):
+    """Default statuses against an API whose values are active/inactive: the rest of the stream still syncs."""
+    control.set_readings("jobcase", **INACTIVE)
+    run = sync(config, catalog, ["jobcase_jobs", "jobcase_campaigns", "jobcase_companies"])
+    store = control.store("jobcase")
+    assert sorted(r["id"] for r in run.records("jobcase_jobs")) == sorted(
+        j["id"] for j in store["jobs"] if j["jobStatus"] == "Active"
+    )
+    assert {c["status"] for c in run.records("jobcase_campaigns")} == {"Active"}
+    assert len(run.records("jobcase_companies")) == len(store["companies"])
+    warnings = [line for line in run.stderr.splitlines() if "status this account accepts" in line]
+    assert len(warnings) == 3  # expired; paused and ended
+    (expired,) = [line for line in warnings if "`expired` is not a job status" in line]
+    assert "Stream `jobcase_jobs` skips it: jobs in that status are not synced" in expired
+    assert "is not a valid choice" in expired  # Jobcase's own answer is quoted
+    assert "Set `jobcase_statuses`" in expired
+    assert "jobcase_jobs statuses seen in records: Active" in run.stderr and "refused: expired" in run.stderr
+
+
+@pytest.mark.parametrize("zip_code_form", ["number", "string"])
+def test_zip_codes_are_strings_whichever_form_jobcase_answers(config, catalog, control, zip_code_form):
+    control.set_readings("jobcase", zip_code_form=zip_code_form)
+    run = sync(config, catalog, ["jobcase_jobs", "jobcase_companies"])
+    jobs = run.records("jobcase_jobs")
+    assert all(isinstance(j["jobZipCode"], str) and 5 <= len(j["jobZipCode"]) <= 7 for j in jobs)
+    assert "02108" in {j["jobZipCode"] for j in jobs}
+    assert all(isinstance(c["companyZipCode"], str) for c in run.records("jobcase_companies"))

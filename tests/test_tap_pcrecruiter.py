@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import threading
 import time
 import typing as t
@@ -145,7 +147,10 @@ def test_first_run_lists_everything_then_later_runs_read_inserts_updates_and_del
         # ACTIVATE_VERSION follows the listing's last record (a loader then drops older versions).
         last_record = max(i for i, m in enumerate(first.messages) if m["type"] == "RECORD" and m["stream"] == stream)
         assert first.messages.index(activate) > last_record
-        assert bookmark(first, stream) == {"change_tracking_version": 1000, "table_version": activate["version"]}
+        kept = dict(bookmark(first, stream))
+        read_at = dt.datetime.fromisoformat(kept.pop("change_tracking_read_at"))  # when we read it (our clock)
+        assert abs(read_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
+        assert kept == {"change_tracking_version": 1000, "table_version": activate["version"]}
     # The version is read before the listing starts, so nothing changed during it is missed.
     log = control.requests(api="pcrecruiter")["entries"]
     assert next(e["seq"] for e in log if e["path"] == "/null") < next(e["seq"] for e in log if e["path"] == "/candidates")
@@ -285,18 +290,56 @@ def test_a_record_deleted_during_the_full_listing_does_not_hide_the_next_one(con
     assert set(deleted(after, CANDIDATES)) == {victim}
 
 
-def test_a_bookmark_past_retention_triggers_a_full_resync_with_activate_version(config, sandbox, control):
+def test_the_apis_expired_version_answer_triggers_a_full_resync_with_activate_version(config, sandbox, control):
+    """The state is fresh by our clock, but PCRecruiter says the version is gone (400 naming the minimum)."""
+    control.set_readings("pcrecruiter", expired_version="error")
     settings = only(config, "candidates")
     first = run_tap(settings).check()
     mutate(control, "insert")
     control.advance_clock(8 * DAY)
     run = run_tap(settings, state=first.last_state).check()
-    assert EXPIRED_WARNING in run.stderr and "resyncing in full" in run.stderr
+    assert EXPIRED_WARNING in run.stderr and "resyncing in full" in run.stderr and "minimum valid version" in run.stderr
     assert sorted(keys(run, CANDIDATES)) == sorted(live_keys(sandbox, "candidates"))
     (activate,) = run.of_type("ACTIVATE_VERSION", CANDIDATES)
     assert activate["version"] > bookmark(first, CANDIDATES)["table_version"]
     assert {m["version"] for m in run.record_messages(CANDIDATES)} == {activate["version"]}
     assert bookmark(run, CANDIDATES)["change_tracking_version"] == current_version(control)
+
+
+def aged(state: dict, days: float) -> dict:
+    """A copy of ``state`` as if its versions had been read ``days`` earlier (by the tap's clock)."""
+    state = json.loads(json.dumps(state))
+    for stream_state in state["bookmarks"].values():
+        for key in ("change_tracking_read_at", "app_name_version_read_at"):
+            if key in stream_state:
+                read_at = dt.datetime.fromisoformat(stream_state[key]) - dt.timedelta(days=days)
+                stream_state[key] = read_at.isoformat()
+    return state
+
+
+@pytest.mark.parametrize("expired_version", ["error", "partial"])
+def test_a_bookmark_read_more_than_seven_days_ago_is_resynced_in_full_whatever_the_api_answers(
+    config, sandbox, control, expired_version
+):
+    """`partial`: past its window the API answers 200 with what it still keeps; only our clock can tell."""
+    control.set_readings("pcrecruiter", expired_version=expired_version)
+    settings = only(config, "candidates")
+    first = run_tap(settings).check()
+    updated = key_of(sandbox, "candidates", 3)
+    mutate(control, "update", id=updated, fields={"Title": "Pruned"})  # a change the API forgets
+    control.advance_clock(8 * DAY)
+    mutate(control, "insert")
+    control.clear_requests()
+    run = run_tap(settings, state=aged(first.last_state, 8)).check()
+    assert EXPIRED_WARNING in run.stderr and "days ago by this tap's clock" in run.stderr
+    assert sorted(keys(run, CANDIDATES)) == sorted(live_keys(sandbox, "candidates"))
+    assert {r["CandidateId"]: r for r in run.records(CANDIDATES)}[updated]["Title"] == "Pruned"
+    assert len(run.of_type("ACTIVATE_VERSION", CANDIDATES)) == 1
+    # Decided before asking for changes: no change-tracking list request was made.
+    assert [e["status"] for e in control.requests(api="pcrecruiter")["entries"]].count(400) == 0
+    assert bookmark(run, CANDIDATES)["change_tracking_version"] == current_version(control)
+    # The new bookmark is stamped now: the next run reads changes again.
+    assert run_tap(settings, state=run.last_state).check().records() == []
 
 
 # -- app-name mode ---------------------------------------------------------------------------------------------------
@@ -308,7 +351,7 @@ def test_app_name_mode_starts_once_and_stops_after_the_last_page(config, sandbox
     assert sorted(keys(first, CANDIDATES)) == sorted(live_keys(sandbox, "candidates"))
     assert sorted(keys(first, COMPANIES)) == sorted(live_keys(sandbox, "companies"))
     seen = commands(control)
-    assert seen[0] == "START" and seen[-1] == "STOP"
+    assert seen[0] == "START" and seen[-1] in pcr.COMMIT_COMMANDS
     assert set(seen[1:-1]) == {"CONTINUE"} and len(seen) == 5 + 2 + 1  # 23 candidates, 6 companies
     log = control.requests(api="pcrecruiter")["entries"]
     stop_at = max(e["seq"] for e in log if e["path"] == "/null")
@@ -338,16 +381,18 @@ def test_app_name_mode_failure_mid_run_sends_no_stop_and_the_next_run_rereads(co
     assert failed.returncode != 0
     assert "still failing after 2 attempts" in failed.stderr
     assert removed in deleted(failed, CANDIDATES)  # emitted before the failure...
-    assert pcr.STOP_COMMAND not in commands(control)[store_before:]  # ...but not committed
+    assert not set(pcr.COMMIT_COMMANDS) & set(commands(control)[store_before:])  # ...but not committed
     control.clear_faults()
 
     retried = run_tap(settings).check()
     assert removed in deleted(retried, CANDIDATES)
     assert keys(retried, COMPANIES) == [company]
-    assert commands(control)[-1] == "STOP"
+    assert commands(control)[-1] in pcr.COMMIT_COMMANDS
 
 
 def test_app_name_mode_with_an_expired_stored_version_resyncs_in_full(config, sandbox, control):
+    """No state to tell the version's age: PCRecruiter's 400 naming the minimum valid version does."""
+    control.set_readings("pcrecruiter", expired_version="error")
     settings = only(config, "candidates", pcrecruiter_app_name="JobSync")
     run_tap(settings).check()
     mutate(control, "insert")
@@ -356,9 +401,97 @@ def test_app_name_mode_with_an_expired_stored_version_resyncs_in_full(config, sa
     assert EXPIRED_WARNING in run.stderr
     assert sorted(keys(run, CANDIDATES)) == sorted(live_keys(sandbox, "candidates"))
     assert len(run.of_type("ACTIVATE_VERSION", CANDIDATES)) == 1
-    # The refused START, a pull opened on null (after the version expired), its STOP.
-    assert commands(control)[-3:] == ["START", "START", "STOP"]
+    # The refused START, a pull opened on null (after the version expired), its commit.
+    assert commands(control)[-3:-1] == ["START", "START"] and commands(control)[-1] in pcr.COMMIT_COMMANDS
     assert control.store("pcrecruiter")["app_versions"] == {"jobsync/sandbox": current_version(control)}
+
+
+@pytest.mark.parametrize("expired_version", ["error", "partial"])
+def test_app_name_mode_resyncs_in_full_when_the_committed_pull_began_more_than_seven_days_ago(
+    config, sandbox, control, expired_version
+):
+    control.set_readings("pcrecruiter", expired_version=expired_version)
+    settings = only(config, "candidates", "companies", pcrecruiter_app_name="JobSync")
+    first = run_tap(settings).check()
+    for stream in (CANDIDATES, COMPANIES):
+        assert first.last_state["bookmarks"][stream]["app_name_version_read_at"]
+    updated = key_of(sandbox, "candidates", 5)
+    mutate(control, "update", id=updated, fields={"Title": "Pruned"})
+    control.advance_clock(8 * DAY)
+    mutate(control, "insert")
+    run = run_tap(settings, state=aged(first.last_state, 8)).check()
+    assert EXPIRED_WARNING in run.stderr
+    for stream, entity in ((CANDIDATES, "candidates"), (COMPANIES, "companies")):
+        assert sorted(keys(run, stream)) == sorted(live_keys(sandbox, entity))
+        assert len(run.of_type("ACTIVATE_VERSION", stream)) == 1
+    # One pull: opened on null before the listings, committed after them.
+    assert commands(control)[-2] == "START" and commands(control)[-1] in pcr.COMMIT_COMMANDS
+    assert control.store("pcrecruiter")["app_versions"] == {"jobsync/sandbox": current_version(control)}
+    assert run_tap(settings, state=run.last_state).check().records() == []
+
+
+@pytest.mark.parametrize(("commit_command", "committed_by"), [("both", "STOP"), ("STOP", "STOP"), ("END", "END")])
+def test_an_app_name_pull_is_concluded_by_stop_or_end_and_the_one_that_worked_is_remembered(
+    config, sandbox, control, commit_command, committed_by
+):
+    """Step 3 says END, the example sends STOP: STOP first, END when STOP is refused, remembered in the state."""
+    control.set_readings("pcrecruiter", commit_command=commit_command)
+    settings = only(config, "candidates", "companies", pcrecruiter_app_name="JobSync")
+    control.clear_requests()
+    first = run_tap(settings).check()
+    assert commands(control)[-1] == committed_by
+    refused = [e for e in control.requests(api="pcrecruiter", path="^/null$")["entries"] if e["status"] == 400]
+    assert len(refused) == (committed_by != "STOP")
+    assert ("concluded the pull instead" in first.stderr) == (committed_by != "STOP")
+    remembered = {first.last_state["bookmarks"][s]["app_name_commit_command"] for s in (CANDIDATES, COMPANIES)}
+    assert remembered == {committed_by}
+
+    updated = key_of(sandbox, "candidates", 9)
+    mutate(control, "update", id=updated, fields={"Title": "Foreman"})
+    control.clear_requests()
+    second = run_tap(settings, state=first.last_state).check()
+    assert keys(second, CANDIDATES) == [updated]  # the first pull was committed
+    assert [e["status"] for e in control.requests(api="pcrecruiter", path="^/null$")["entries"]] == [200]
+    assert run_tap(settings, state=second.last_state).check().records() == []
+
+
+def test_a_pull_neither_stop_nor_end_concludes_fails_naming_both_and_commits_nothing(config, control):
+    settings = only(config, "companies", pcrecruiter_app_name="JobSync")
+    control.add_fault(api="pcrecruiter", path="^/null$", status=400, count=2)
+    run = run_tap(settings)
+    assert run.returncode == 1
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert "could not conclude the change-tracking pull of app name 'JobSync'" in last_line
+    assert "`JobSync STOP` answered HTTP 400" in last_line and "`JobSync END` answered HTTP 400" in last_line
+    assert control.store("pcrecruiter")["app_versions"] == {}
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [{"operations": "letters"}, {"operations": "all"}, {"operations": "both"}, {"deleted_key": "string"}],
+    ids=lambda r: "-".join(f"{k}={v}" for k, v in r.items()),
+)
+def test_changes_are_read_alike_under_every_reading_of_operations_and_deleted_keys(config, sandbox, control, readings):
+    """All operations: the header is left out (all three in every reading); a subset: its letters, never ALL/IUD."""
+    control.set_readings("pcrecruiter", **readings)
+    settings = only(config, "candidates")
+    first = run_tap(settings).check()
+    inserted = mutate(control, "insert")[0]["CandidateId"]
+    updated, removed = key_of(sandbox, "candidates", 2), key_of(sandbox, "candidates", 3)
+    mutate(control, "update", id=updated, fields={"Title": "X"})
+    mutate(control, "delete", id=removed)
+    for operations, expected, deletes in (
+        ("IUD", {inserted, updated, removed}, {removed}),
+        ("iu", {inserted, updated}, set()),
+        ("D", {removed}, {removed}),
+    ):
+        run = run_tap({**settings, "pcrecruiter_operations": operations}, state=first.last_state).check()
+        assert set(keys(run, CANDIDATES)) == expected, operations
+        assert set(deleted(run, CANDIDATES)) == deletes, operations
+    app = {**settings, "pcrecruiter_app_name": "JobSync", "pcrecruiter_operations": "IU"}
+    run_tap(app).check()
+    mutate(control, "update", id=updated, fields={"Title": "Y"})
+    assert keys(run_tap(app).check(), CANDIDATES) == [updated]
 
 
 # -- sessions, errors, secrets ---------------------------------------------------------------------------------------

@@ -329,3 +329,33 @@ def test_a_connection_destroyed_before_its_employments_are_read_does_not_fail_th
     assert 3 in emitted
     assert {e["connection_id"] for e in run.records(EMPLOYMENTS)} == set(emitted) - {3}
     assert "connection destroyed during the run" in run.stderr
+
+
+# -- readings of what the document leaves open ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("employment_checked_at", ["present", "absent"])
+def test_connections_listed_without_the_incremental_key_are_re_emitted_every_run_with_one_warning(
+    config, control, employment_checked_at
+):
+    """The list example shows no `employment_checked_at`: without it nothing is lost, but nothing is skipped."""
+    control.set_readings(API, employment_checked_at=employment_checked_at)
+    selected = select_streams(discover(config), [CONNECTIONS, EMPLOYMENTS])
+    first = run_tap(config, catalog=selected).check()
+    dumped = store(control)
+    assert sorted(c["id"] for c in first.records(CONNECTIONS)) == sorted(c["id"] for c in dumped["connections"])
+    control.api_control(API, "check", {"connection_id": 7})
+    control.clear_requests()
+    second = run_tap(config, catalog=selected, state=first.last_state).check()
+    employments = api_requests(control, path="employments")
+    output = first.stderr.splitlines() + second.stderr.splitlines()
+    warnings = [line for line in output if "employment_checked_at`" in line]
+    if employment_checked_at == "present":
+        assert [c["id"] for c in second.records(CONNECTIONS)] == [7] and len(employments) == 1
+        assert warnings == []
+    else:
+        assert len(second.records(CONNECTIONS)) == 12 and len(employments) == 12
+        assert len(second.records(EMPLOYMENTS)) == len(all_employments(store(control)))
+        assert len(warnings) == 2  # once per run
+        assert "none of the 12 connections listed carries `employment_checked_at`" in warnings[1]
+        assert "incremental runs cost as much as full ones" in warnings[1]

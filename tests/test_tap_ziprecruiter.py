@@ -113,7 +113,9 @@ def test_server_errors_and_throttling_mid_pagination_are_retried_with_identical_
     assert [f["fired"] for f in control.faults()] == [2, 1, 1]
     assert faulted.records(SUBSCRIBERS) == baseline.records(SUBSCRIBERS)
     assert len(faulted.records(SUBSCRIBERS)) == 250
-    assert control.requests(api="ziprecruiter")["counts"]["ziprecruiter GET /subscriber"] == 3 + 4
+    # 3 faults and 4 pages (a 400 refusing the `properties` form, under the `repeated` reading, is no retry).
+    entries = control.requests(api="ziprecruiter", path="^/subscriber$")["entries"]
+    assert len([e for e in entries if e["status"] != 400]) == 3 + 4
 
 
 def test_the_table_forms_of_the_document_are_read_the_same(control, zr_config, catalog):
@@ -156,6 +158,49 @@ def test_the_batches_stream_shows_pending_and_completed_uploads(sandbox, control
     assert done["result"] == {"errors": 0, "total_records": 2, "subscribed": 2, "search_updated": 0, "no_changes": 0}
 
 
+# -- readings of what the document leaves open ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("properties_format", ["comma", "repeated"])
+def test_properties_are_asked_for_in_the_form_the_api_takes_found_once_per_run(
+    control, zr_config, catalog, properties_format
+):
+    """The document does not say how `properties` is sent: comma-joined first, one parameter per property if refused."""
+    control.reset(sizes={"ziprecruiter": {"subscribers": 12, "searches_per_subscriber": 2, "batches": 2}})
+    control.set_readings("ziprecruiter", properties_format=properties_format)
+    store = control.store("ziprecruiter")
+    control.clear_requests()
+    run = sync(zr_config, catalog)
+    by_id = {s["id"]: s for s in store["subscribers"]}
+    assert sorted(r["id"] for r in run.records(SUBSCRIBERS)) == sorted(by_id)
+    for record in run.records(SUBSCRIBERS):
+        assert (record["email_md5"], record["status"], record["search"]) == (
+            by_id[record["id"]]["email_md5"],
+            by_id[record["id"]]["status"],
+            by_id[record["id"]]["search"],
+        )
+    assert all(r["status"] and r["search"] for r in run.records(SEARCHES))
+    assert len(run.records(SEARCHES)) == len(store["searches"])
+    assert all(b["status"] and b["result"] for b in run.records(BATCHES))
+    refused = [e for e in control.requests(api="ziprecruiter")["entries"] if e["status"] == 400]
+    assert len(refused) == (properties_format == "repeated")  # the first request only: the form is remembered
+    assert "ignores `properties`" not in run.stderr
+
+
+def test_an_api_that_ignores_properties_is_reported_once_per_stream_naming_what_is_missing(control, zr_config, catalog):
+    control.reset(sizes={"ziprecruiter": {"subscribers": 5, "searches_per_subscriber": 2, "batches": 2}})
+    control.set_readings("ziprecruiter", properties_format="ignored")
+    store = control.store("ziprecruiter")
+    run = sync(zr_config, catalog)
+    assert sorted(r["id"] for r in run.records(SUBSCRIBERS)) == sorted(s["id"] for s in store["subscribers"])
+    assert len(run.records(SEARCHES)) == len(store["searches"])
+    warnings = [line for line in run.stderr.splitlines() if "ignores `properties`" in line]
+    assert len(warnings) == 3
+    (subscribers,) = [w for w in warnings if "ziprecruiter_subscribers records" in w]
+    assert "lacks email, name, create_time, search, location, ip_address, status" in subscribers
+    assert "sent comma-joined and as repeated parameters" in subscribers
+
+
 # -- the normalisation both connectors share (pure functions: the document's two forms) -------------------
 
 
@@ -181,7 +226,15 @@ def test_batch_result_is_parsed_from_a_json_string_or_kept_as_an_object():
     assert zr.parse_batch_result(None) is None
 
 
-def test_timestamps_are_utc_in_responses_and_pacific_on_submit():
+def test_timestamps_are_utc_in_responses_and_submitted_with_an_offset_or_as_pacific_wall_clock():
     assert zr.normalize_timestamp("2012-05-04T00:01:05") == "2012-05-04T00:01:05+00:00"
-    assert zr.submit_time("2012-05-04T00:01:05Z") == "2012-05-03 17:01:05"
-    assert zr.submit_time("2013-01-15T20:00:00+00:00") == "2013-01-15 12:00:00"  # PST in winter
+    assert zr.submit_time("2012-05-04T00:01:05Z", zr.WITH_OFFSET) == "2012-05-04T00:01:05+00:00"
+    assert zr.submit_time("2012-05-04T02:01:05+02:00", zr.WITH_OFFSET) == "2012-05-04T00:01:05+00:00"
+    assert zr.submit_time("2012-05-04T00:01:05Z", zr.WALL_CLOCK) == "2012-05-03 17:01:05"
+    assert zr.submit_time("2013-01-15T20:00:00+00:00", zr.WALL_CLOCK) == "2013-01-15 12:00:00"  # PST in winter
+
+
+def test_properties_are_rewritten_comma_joined_or_repeated():
+    url = "https://x/job-alerts/v2/subscriber?limit=100&skip=0"
+    assert zr.properties_query(url, ["id", "email"], zr.COMMA).endswith("limit=100&skip=0&properties=id,email")
+    assert zr.properties_query(url, ["id", "email"], zr.REPEATED).endswith("&properties=id&properties=email")

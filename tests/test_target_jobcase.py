@@ -267,7 +267,12 @@ def test_a_deleted_campaign_is_paused(config, control):
     ],
     ids=["job", "campaign"],
 )
-def test_a_create_whose_answer_is_lost_makes_exactly_one_object_counted_created(config, control, stream, record, key, path, count):
+@pytest.mark.parametrize("uniqueness", ["enforced", "partner_company_id_only"])
+def test_a_create_whose_answer_is_lost_makes_exactly_one_object_counted_created(
+    config, control, stream, record, key, path, count, uniqueness
+):
+    """Whether or not Jobcase would refuse a duplicate adNumber or campaign name: the sink looks before retrying."""
+    control.set_readings("jobcase", uniqueness=uniqueness)
     control.add_fault(api="jobcase", method="POST", path=path, kind="reset", count=1)
     summary = write(config, messages(stream, [record], key))
     assert len(count(control.store("jobcase"))) == 1
@@ -281,11 +286,12 @@ def test_job_products_whose_answer_is_lost_are_not_posted_again(config, control)
     fields = ("adNumber", "companyId", "jobTitle", "jobDescription", "jobCity", "jobState", "jobZipCode")
     record = {**{k: job[k] for k in fields}, "products": ["veterans", "college"]}
     path = f"^/job/{job['id']}/products/?$"
-    control.add_fault(api="jobcase", method="POST", path=path, kind="reset", count=1)
+    method = "PUT" if control.reading("jobcase", "products_method") == "PUT" else "POST"  # the one that writes
+    control.add_fault(api="jobcase", method=method, path=path, kind="reset", count=1)
     summary = write(config, messages("jobcase_jobs", [record], "adNumber"))
     assert summary["jobcase_jobs"]["updated"] == 1
     assert sorted(store_job(control, job["adNumber"])["products"]) == ["college", "veterans"]
-    assert len(control.requests(api="jobcase", method="POST", path=path)["entries"]) == 1
+    assert len(control.requests(api="jobcase", method=method, path=path)["entries"]) == 1
 
 
 def test_a_target_killed_right_after_a_create_then_rerun_leaves_one_job(config, control, sandbox, tmp_path):
@@ -498,3 +504,127 @@ def test_activate_version_after_a_full_listing_changes_nothing_and_warns_nothing
     assert "ACTIVATE_VERSION" not in run.stderr.replace("1 activate version messages", "")
     assert "WARNING" not in run.stderr
     assert control.store("jobcase") == before
+
+
+# -- readings of what the document leaves open ----------------------------------------------------
+
+
+DOCUMENTED = {"job_statuses": "active,expired", "campaign_statuses": "active,paused,ended"}
+
+
+def campaign_records(control, *ids: int, **fields) -> list[dict]:
+    campaigns = {c["id"]: c for c in control.store("jobcase")["campaigns"]}
+    return [{"companyId": campaigns[i]["companyId"], "name": campaigns[i]["name"], **fields} for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("update_method", "products_method"), [("PUT", "POST"), ("PATCH", "PUT"), ("both", "both")]
+)
+def test_updates_and_products_use_the_method_jobcase_takes_found_by_one_405_and_remembered(
+    config, control, update_method, products_method
+):
+    """The document shows no method for updates (PUT or PATCH) nor for a job's products (POST or PUT)."""
+    control.set_readings("jobcase", update_method=update_method, products_method=products_method, **DOCUMENTED)
+    companies = [{**COMPANY, "partnerCompanyId": f"M-{n}"} for n in range(2)]
+    jobs = [{**JOB, "adNumber": f"M-POS-{n}", "partnerCompanyId": f"M-{n}"} for n in range(2)]
+    write(
+        config, messages("jobcase_companies", companies, "partnerCompanyId"), messages("jobcase_jobs", jobs, "adNumber")
+    )
+
+    renamed = [{**c, "companyName": f"Renamed {n}"} for n, c in enumerate(companies)]
+    retitled = [{**j, "jobTitle": "Chief Clown", "products": ["college", "veterans"]} for j in jobs]
+    campaigns = campaign_records(control, 1, 2, aggressiveness=50)
+    paused = campaign_records(control, 4, _sdc_deleted_at="2030-01-01T00:00:00Z")
+    batches = (
+        messages("jobcase_companies", renamed, "partnerCompanyId"),
+        messages("jobcase_jobs", retitled, "adNumber"),
+        messages("jobcase_campaigns", campaigns + paused, "name"),
+    )
+    control.clear_requests()
+    summary = write(config, *batches, max_workers=1)
+    assert [summary[s]["updated"] for s in ("jobcase_companies", "jobcase_jobs", "jobcase_campaigns")] == [2, 2, 2]
+    assert summary["jobcase_campaigns"]["deleted"] == 1
+    store = control.store("jobcase")
+    names = {c["companyName"] for c in store["companies"] if c["partnerCompanyId"].startswith("M-")}
+    assert names == {"Renamed 0", "Renamed 1"}
+    for job in (store_job(control, f"M-POS-{n}") for n in range(2)):
+        assert job["jobTitle"] == "Chief Clown" and sorted(job["products"]) == ["college", "veterans"]
+    by_id = {c["id"]: c for c in store["campaigns"]}
+    assert (by_id[1]["aggressiveness"], by_id[2]["aggressiveness"], by_id[4]["status"]) == (50, 50, "Paused")
+    # One 405 per kind of write when the first guess is wrong, then the method that worked.
+    entries = control.requests(api="jobcase")["entries"]
+    refusals = [f"{e['method']} {e['path'].split('/')[1]}" for e in entries if e["status"] == 405]
+    expected = (["PUT company", "PUT job", "PUT campaign"] if update_method == "PATCH" else []) + (
+        ["POST job"] if products_method == "PUT" else []
+    )
+    assert sorted(refusals) == sorted(expected)
+    assert summary["_run"].stderr.count("answered HTTP 405") == len(expected)
+    if expected:
+        assert "are sent as" in summary["_run"].stderr and "for the rest of this run" in summary["_run"].stderr
+
+    control.clear_requests()
+    write(config, *batches)
+    assert writes_logged(control) == []
+
+
+def test_an_update_neither_put_nor_patch_reaches_fails_at_once_naming_both(config, control, tmp_path):
+    write(config, messages("jobcase_companies", [COMPANY], "partnerCompanyId"))
+    for method in ("PUT", "PATCH"):
+        control.add_fault(api="jobcase", method=method, path=r"^/company/\d+/$", status=405, count=10)
+    dead = tmp_path / "dead.jsonl"
+    renamed = {**COMPANY, "companyName": "Nobody Home"}
+    lines = [*messages("jobcase_companies", [renamed], "partnerCompanyId"), state_message({"b": 1})]
+    run = run_target({**config, "dead_letter_path": str(dead)}, lines)
+    assert run.returncode != 0 and run.stdout.strip() == ""
+    last = run.stderr.strip().splitlines()[-1]
+    assert "PUT and PATCH" in last and "both answered HTTP 405" in last and "company updates cannot be sent" in last
+    assert not dead.exists() or dead.read_text() == ""
+
+
+INACTIVE = {"job_statuses": "active,inactive", "campaign_statuses": "active,inactive"}
+
+
+def test_a_status_jobcase_refuses_stops_the_target_before_any_write_naming_the_setting(config, control):
+    """An object in a status the index cannot list would look absent and be created a second time."""
+    control.set_readings("jobcase", **INACTIVE)
+    control.clear_requests()
+    job = {**JOB, "partnerCompanyId": "PC-000001"}
+    run = run_target(config, [*messages("jobcase_jobs", [job], "adNumber"), state_message({"b": 1})])
+    assert run.returncode != 0 and run.stdout.strip() == ""
+    last = run.stderr.strip().splitlines()[-1]
+    assert "`expired` is not a job status" in last and "Set `jobcase_statuses`" in last
+    assert "avoid creating it twice" in last
+    assert writes_logged(control) == []
+
+
+def test_with_the_statuses_jobcase_takes_jobs_and_campaigns_are_matched_in_every_status(config, control):
+    control.set_readings("jobcase", **INACTIVE)
+    statuses = {"jobcase_statuses": {"jobs": ["active", "inactive"], "campaigns": ["active", "inactive"]}}
+    inactive_job = next(j for j in control.store("jobcase")["jobs"] if j["jobStatus"] == "Inactive")
+    fields = ("adNumber", "companyId", "jobTitle", "jobDescription", "jobCity", "jobState", "jobZipCode")
+    comeback = {k: inactive_job[k] for k in fields}
+    active = next(c["id"] for c in control.store("jobcase")["campaigns"] if c["status"] == "Active")
+    paused = campaign_records(control, active, _sdc_deleted_at="2030-01-01T00:00:00Z")
+    summary = write(
+        config,
+        messages("jobcase_jobs", [comeback], "adNumber"),
+        messages("jobcase_campaigns", paused, "name"),
+        **statuses,
+    )
+    assert (summary["jobcase_jobs"]["updated"], summary["jobcase_jobs"]["created"]) == (1, 0)
+    assert store_job(control, inactive_job["adNumber"])["jobStatus"] == "Active"  # un-expired, not copied
+    assert summary["jobcase_campaigns"]["deleted"] == 1
+    gone = {"adNumber": inactive_job["adNumber"], "_sdc_deleted_at": "2030-01-01T00:00:00Z"}
+    assert write(config, messages("jobcase_jobs", [gone], "adNumber"), **statuses)["jobcase_jobs"]["deleted"] == 1
+    control.clear_requests()
+    # An Inactive campaign whose end date is ahead is a paused one: asking for that again changes nothing.
+    still_paused = campaign_records(control, active, isPaused=True)
+    again = write(
+        config,
+        messages("jobcase_jobs", [gone], "adNumber"),
+        messages("jobcase_campaigns", paused + still_paused, "name"),
+        **statuses,
+    )
+    assert (again["jobcase_jobs"]["unchanged"], again["jobcase_campaigns"]["unchanged"]) == (1, 2)
+    assert writes_logged(control) == []
+    assert control.store("jobcase")["counts"]["jobs"] == 20

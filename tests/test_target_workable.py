@@ -392,3 +392,32 @@ def test_one_planned_patch_settles_and_merge_never_loses_an_entry(workable_api, 
             assert {e["id"] for e in before[key]} <= {e["id"] for e in after[key]}
         assert {p["type"] for p in before["social_profiles"]} <= {p["type"] for p in after["social_profiles"]}
         assert set(before["tags"]) <= set(after["tags"])
+
+
+# -- readings of what the document leaves open ---------------------------------------------------------------
+
+
+def test_a_token_with_only_the_documented_w_candidates_scope_fails_at_once_naming_the_missing_scope(config, control):
+    """The document names w_candidates (PATCH); finding and comparing a candidate first needs r_candidates."""
+    control.set_readings("workable", token_scopes="w_candidates")
+    first = candidates(control)[0]
+    control.clear_requests()
+    run = run_target(config, messages({"id": first["id"], "headline": "Scope check"}))
+    assert run.returncode != 0 and run.stdout.strip() == ""
+    last = run.stderr.strip().splitlines()[-1]
+    assert "answered HTTP 403" in last and "the token lacks the scope r_candidates" in last
+    assert "`workable_api_token` needs r_candidates as well as w_candidates" in last
+    assert config["workable_api_token"] not in run.stderr
+    assert control.requests(api="workable")["total"] == 1 and write_calls(control) == 0  # stopped at the first read
+
+
+@pytest.mark.parametrize("unknown_fields", ["refused", "ignored"])
+def test_only_documented_fields_are_sent_so_unknown_field_handling_never_matters(config, control, unknown_fields):
+    control.set_readings("workable", unknown_fields=unknown_fields, token_scopes="r_candidates,w_candidates")
+    first = candidates(control)[0]
+    entry = {"title": "Pilot", "company": "Acme Air", "start_date": "2020-01-01"}
+    run = run_target(config, messages({"id": first["id"], "headline": "Flies", "experience_entries": [entry]}))
+    run.check()
+    stored = next(c for c in candidates(control) if c["id"] == first["id"])
+    assert stored["headline"] == "Flies" and any(e["title"] == "Pilot" for e in stored["experience_entries"])
+    assert run_target(config, messages({"id": first["id"], "shoe_size": 44})).returncode != 0  # refused before any call

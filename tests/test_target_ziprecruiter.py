@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import typing as t
 
@@ -66,7 +67,10 @@ def test_few_records_are_subscribed_one_request_each_after_an_md5_lookup(control
                                                               "name": "Ada", "create_time": "2012-05-04T00:01:05Z"}])
     run.check()
     assert summary["created"] == 4 and summary["batches"] == []
-    assert calls(control) == {"GET /subscriber": 4, "POST /subscriber": 4}
+    # (A `properties` form refused with 400, under the `repeated` reading, is how the form is found, not a call.)
+    entries = control.requests(api="ziprecruiter")["entries"]
+    answered = [f"{e['method']} {e['path']}" for e in entries if e["status"] != 400]
+    assert collections.Counter(answered) == {"GET /subscriber": 4, "POST /subscriber": 4}
     # The lookup sends the MD5, never the address.
     lookups = control.requests(api="ziprecruiter", method="GET")["entries"]
     assert all("@" not in json.dumps(e["query"]) for e in lookups)
@@ -106,7 +110,9 @@ def test_a_changed_search_updates_the_existing_subscriber(control, zr_config):
     assert control.store("ziprecruiter")["counts"]["subscribers"] == count
 
 
-def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_config):
+@pytest.mark.parametrize("subscriber_deactivation", ["keeps_searches", "deactivates_searches"])
+def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_config, subscriber_deactivation):
+    control.set_readings("ziprecruiter", subscriber_deactivation=subscriber_deactivation)
     write(zr_config, SUBSCRIBERS, people(2))[0].check()
     by_id = subscriber(control, "seeker1@example.com")["id"]
     deletes = [
@@ -241,7 +247,10 @@ def test_an_upload_whose_answer_is_lost_is_found_pending_and_not_uploaded_again(
 # -- job searches ----------------------------------------------------------------------------------------------
 
 
-def test_job_searches_are_created_once_and_deactivated_by_delete(control, zr_config):
+@pytest.mark.parametrize("search_submit", ["always_new", "deduplicate"])
+def test_job_searches_are_created_once_and_deactivated_by_delete(control, zr_config, search_submit):
+    """Whether or not ZipRecruiter merges an equal search, the sink matches search and location itself."""
+    control.set_readings("ziprecruiter", search_submit=search_submit)
     write(zr_config, SUBSCRIBERS, people(1))[0].check()
     owner = subscriber(control, "seeker0@example.com")["id"]
     searches = [
@@ -313,3 +322,102 @@ def test_a_refused_api_key_fails_naming_the_setting_without_showing_it(zr_config
     assert run.returncode != 0
     assert "`ziprecruiter_api_key`" in run.stderr and "HTTP 403" in run.stderr
     assert "wrong-zr-key-456" not in run.stderr + run.stdout
+
+
+# -- readings of what the document leaves open ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("properties_format", "subscribe_body"),
+    [("comma", "multipart_only"), ("repeated", "multipart_or_urlencoded"), ("repeated", "multipart_only")],
+)
+def test_subscribers_and_searches_are_written_once_under_every_properties_form_and_submit_body(
+    control, zr_config, properties_format, subscribe_body
+):
+    """Submits are multipart/form-data like the document's --form examples; `properties` goes in the form taken."""
+    control.set_readings("ziprecruiter", properties_format=properties_format, subscribe_body=subscribe_body)
+    control.clear_requests()
+    seekers = [*people(2), {"email": "ceo@example.com", "search": "CEO", "name": "Ada", "location": "10023"}]
+    run, summary = write(zr_config, SUBSCRIBERS, seekers)
+    run.check()
+    assert summary["created"] == 3
+    assert (subscriber(control, "ceo@example.com")["name"], subscriber(control, "ceo@example.com")["location"]) == (
+        "Ada",
+        "10023",
+    )
+    owner = subscriber(control, "ceo@example.com")["id"]
+    searches = [{"subscriber_id": owner, "search": "Chief Executive", "location": "Houston, TX"}]
+    run, summary = write(zr_config, SEARCHES, searches)
+    assert summary["created"] == 1
+    refused = [e for e in control.requests(api="ziprecruiter")["entries"] if e["status"] == 400]
+    # Found on each run's first lookup (workers wait for it), then remembered for the run.
+    assert len(refused) == 2 * (properties_format == "repeated")
+    control.clear_requests()
+    assert write(zr_config, SUBSCRIBERS, seekers)[1]["unchanged"] == 3
+    assert write(zr_config, SEARCHES, searches)[1]["unchanged"] == 1
+    assert writes(control) == {}
+
+
+def test_when_the_api_ignores_properties_subscribers_are_resubmitted_and_searches_read_one_by_one(control, zr_config):
+    control.set_readings("ziprecruiter", properties_format="ignored")
+    run, summary = write(zr_config, SUBSCRIBERS, people(2))
+    run.check()
+    assert summary["created"] == 2
+    run, summary = write(zr_config, SUBSCRIBERS, people(2))
+    # Nothing to compare with: submitted again (ZipRecruiter matches on email), never a second subscriber.
+    assert summary["updated"] == 2 and len(control.store("ziprecruiter")["subscribers"]) == 22
+    (warning,) = [line for line in run.stderr.splitlines() if "ignores `properties`" in line]
+    assert "lacks email, name, create_time, search, location, ip_address, status" in warning
+    assert "each record is submitted again" in warning
+
+    owner = subscriber(control, "seeker0@example.com")["id"]
+    searches = [{"subscriber_id": owner, "search": "Welder", "location": "Austin, TX"}]
+    assert write(zr_config, SEARCHES, searches)[1]["created"] == 1
+    control.clear_requests()
+    run, summary = write(zr_config, SEARCHES, searches)
+    assert summary["unchanged"] == 1 and writes(control) == {}  # no second copy of the search
+    assert any(key.startswith(f"GET /subscriber/{owner}/searches/") for key in calls(control))
+    assert "Each job search is retrieved on its own" in run.stderr
+
+
+@pytest.mark.parametrize("submit_timezone", ["pacific", "utc"])
+def test_create_time_is_sent_with_its_offset_so_either_time_zone_reading_stores_the_same_instant(
+    control, zr_config, submit_timezone
+):
+    """The example implies Pacific wall-clock time without saying so: an explicit offset needs no guess."""
+    control.set_readings("ziprecruiter", submit_timezone=submit_timezone)
+    single = {"email": "one@example.com", "search": "CEO", "create_time": "2012-05-04T00:01:05Z"}
+    write(zr_config, SUBSCRIBERS, [single])[0].check()
+    assert subscriber(control, "one@example.com")["create_time"] == "2012-05-04T00:01:05"
+    owner = subscriber(control, "one@example.com")["id"]
+    search = {"subscriber_id": owner, "search": "CFO", "create_time": "2013-05-13T19:20:02+02:00"}
+    write(zr_config, SEARCHES, [search])[0].check()
+    searches = control.store("ziprecruiter")["searches"]
+    (stored,) = [s for s in searches if s["subscriber_id"] == owner and s["search"] == "CFO"]
+    assert stored["create_time"] == "2013-05-13T17:20:02"
+    bulk = [{**p, "create_time": "2014-01-15T20:00:00Z"} for p in people(3, prefix="bulk")]
+    run, _ = write(zr_config, SUBSCRIBERS, bulk, ziprecruiter_batch_threshold=3, ziprecruiter_wait_for_batches=True)
+    run.check()
+    assert {subscriber(control, f"bulk{n}@example.com")["create_time"] for n in range(3)} == {"2014-01-15T20:00:00"}
+
+
+def test_a_create_time_offset_the_api_refuses_is_sent_as_pacific_wall_clock_from_then_on(control, zr_config):
+    """The fallback is the example's implied zone; an API refusing offsets *and* meaning UTC would be 7-8 h off."""
+    control.set_readings("ziprecruiter", submit_timezone="pacific")
+    control.add_fault(
+        api="ziprecruiter",
+        method="POST",
+        path="^/subscriber$",
+        status=400,
+        body={"error": "invalid_create_time", "message": "create_time must look like 2012-05-03 09:45:23"},
+        count=1,
+    )
+    control.clear_requests()
+    seekers = [{**p, "create_time": "2012-05-04T00:01:05Z"} for p in people(2, prefix="tz")]
+    run, summary = write(zr_config, SUBSCRIBERS, seekers, max_workers=1)
+    run.check()
+    assert summary["created"] == 2
+    # Read as the document's example implies (Pacific): the same instant.
+    assert {subscriber(control, f"tz{n}@example.com")["create_time"] for n in range(2)} == {"2012-05-04T00:01:05"}
+    assert calls(control)["POST /subscriber"] == 3  # one refusal, then each record once
+    assert run.stderr.count("refused create_time with a UTC offset") == 1

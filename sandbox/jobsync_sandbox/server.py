@@ -64,6 +64,7 @@ class FaultRule:
                         ``retry_after`` adds a ``Retry-After`` header in seconds (any size: ``99999`` is
                         sent as ``99999``); with ``retry_after_date: true`` it is sent as an HTTP-date that
                         many seconds after the real (wall) clock, e.g. ``Fri, 01 Jan 2100 00:00:00 GMT``;
+                        ``body`` (any JSON) replaces the default body ``{"error": "injected_fault", ...}``;
       ``reset``         process the request, send headers and half the body, then reset the connection;
       ``drop``          process the request (a write is applied), then close the connection without
                         sending a single byte of response: the "lost response" of a timeout or a proxy;
@@ -476,7 +477,8 @@ class _Handler(BaseHTTPRequestHandler):
             retry_after = fault.retry_after_header()
             headers = {} if retry_after is None else {"Retry-After": retry_after}
             self.sandbox.requests.add(api.name, request, fault.status, "status", arrived)
-            self._send(json_response({"error": "injected_fault", "status": fault.status}, fault.status, headers))
+            body = fault.body if fault.body is not None else {"error": "injected_fault", "status": fault.status}
+            self._send(json_response(body, fault.status, headers))
             return
         if kind == "ignore_paging":
             _strip_parameters(request, api.paging_parameters)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import collections
 import typing as t
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import jobcase as jc
-from jobsync_common.http import decode_json
+from jobsync_common.errors import JobSyncError, excerpt
+from jobsync_common.http import decode_json, describe_request
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator
 from tap_jobsync.versions import FullTableVersionsStream
@@ -21,6 +24,10 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
+
+
+class StatusRefusedError(JobSyncError):
+    """Jobcase refused a value of the `status` filter (the document lists none)."""
 
 
 class JobcasePaginator(GuardedPaginator, OffsetPaginator):
@@ -47,8 +54,9 @@ class JobcaseStream(FullTableVersionsStream):
     records_key = "results"
     #: schemas/<stream name>.json, next to the streams.
     schema = StreamSchema(SchemaDirectory(SCHEMAS_DIR))
-    #: Values of the list's ``status`` filter; each becomes a partition (the API answers only ``active`` by default).
-    statuses: t.ClassVar[tuple[str, ...]] = ()
+    #: Which ``jobcase_statuses`` list gives the ``status`` filter values (``jobs``, ``campaigns``); each value is
+    #: a partition (the API answers only ``active`` by default). None: no status filter.
+    status_kind: t.ClassVar[str | None] = None
     #: Partition key: the record field holding the status, so the SDK adds no extra field to records.
     status_field: t.ClassVar[str] = "status"
 
@@ -62,7 +70,53 @@ class JobcaseStream(FullTableVersionsStream):
 
     @property
     def partitions(self) -> list[dict] | None:
-        return [{self.status_field: status} for status in self.statuses] or None
+        if self.status_kind is None:
+            return None
+        return [{self.status_field: status} for status in jc.statuses(self.config, self.status_kind)]
+
+    def validate_response(self, response: requests.Response) -> None:
+        if response.status_code == 400 and self.status_kind is not None:  # noqa: PLR2004 - Bad Request
+            query = parse_qs(urlsplit(response.url).query)
+            status = (query.get("status") or [None])[0]
+            # Only the first page: a refusal later in a listing is not about the status value.
+            if status and (query.get("offset") or ["0"])[0] == "0":
+                endpoint = describe_request(response.request.method or "GET", response.url)
+                consequence = f"Stream `{self.name}` skips it: {self.status_kind} in that status are not synced."
+                answer = excerpt(response.text, 160)
+                message = jc.refused_status_message(self.status_kind, status, endpoint, answer, consequence)
+                raise StatusRefusedError(message)
+        super().validate_response(response)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        try:
+            yield from super().get_records(context)
+        except StatusRefusedError as refused:
+            # One partition the API does not know must not fail the whole stream (nothing of it was emitted).
+            self.logger.warning("%s", refused)
+            self.__dict__.setdefault("_statuses_refused", []).append((context or {}).get(self.status_field))
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+        records = self.records_in(response)
+        if self.status_kind is not None:
+            seen = self.__dict__.setdefault("_statuses_seen", collections.Counter())
+            seen.update(str(record.get(self.status_field)) for record in records)
+        return records
+
+    def log_sync_costs(self) -> None:
+        super().log_sync_costs()
+        if self.status_kind is None or not (self.selected or self.has_selected_descendents):
+            return
+        # The document lists no status values: say which ones the records carried.
+        seen: collections.Counter[str] = self.__dict__.get("_statuses_seen") or collections.Counter()
+        refused = self.__dict__.get("_statuses_refused") or []
+        self.logger.info(
+            "%s: %s statuses seen in records: %s (status filters listed: %s%s)",
+            self.service_name,
+            self.name,
+            ", ".join(f"{status} {count}" for status, count in sorted(seen.items())) or "none",
+            ", ".join(s for s in jc.statuses(self.config, self.status_kind) if s not in refused),
+            f"; refused: {', '.join(refused)}" if refused else "",
+        )
 
     def get_new_paginator(self) -> JobcasePaginator:
         return self.guard_paginator(JobcasePaginator(start_value=0, page_size=self.page_size))

@@ -29,12 +29,12 @@ class JobcaseCompaniesStream(JobcaseStream):
 
 
 class JobcaseJobsStream(JobcaseStream):
-    """Every job, one partition per status (the list answers only ``active`` unless asked)."""
+    """Every job, one partition per status (the list answers only ``active`` unless asked; see `jobcase_statuses`)."""
 
     name = "jobcase_jobs"
     path = "/job/"
     primary_keys = ("id",)
-    statuses = jc.JOB_STATUSES
+    status_kind = "jobs"
     status_field = "jobStatus"
 
     def post_process(self, row: dict, context: Context | None = None) -> dict:
@@ -45,12 +45,12 @@ class JobcaseJobsStream(JobcaseStream):
 
 
 class JobcaseCampaignsStream(JobcaseStream):
-    """Every campaign, one partition per status (active, paused, ended)."""
+    """Every campaign, one partition per status (active, paused, ended unless `jobcase_statuses` says otherwise)."""
 
     name = "jobcase_campaigns"
     path = "/campaign/"
     primary_keys = ("id",)
-    statuses = jc.CAMPAIGN_STATUSES
+    status_kind = "campaigns"
 
 
 class JobcaseProductsStream(JobcaseStream):

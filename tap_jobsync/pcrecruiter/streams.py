@@ -7,9 +7,15 @@ Bookmark mode (default), per stream:
 - later runs: read the current version, read the changes since the bookmark (deleted
   records as ``{key, _sdc_deleted_at}``), bookmark the version read first;
 - a bookmark older than the retention window: warn, then a full listing as on a first run.
+  "Older" is decided twice: by our clock (the state keeps when the version was read, so an API
+  that answers past its window with only what it still keeps cannot lose changes silently), and
+  by the API (a 400 naming the minimum valid version).
 
 App-name mode (``pcrecruiter_app_name``): the API keeps the version per app and user;
 one START ... STOP pull spans every PCRecruiter stream of the run (see :class:`AppNamePull`).
+The pull is concluded with STOP (the document's example) or, when PCRecruiter refuses it with
+a 4xx, END (its step 3); the command that worked and the time of the committed START are kept
+in the state of every pulled stream.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_LOG_BASED
 
 from jobsync_common import pcrecruiter as pcr
-from jobsync_common.errors import ConfigError
+from jobsync_common.errors import APIRejectedError, ConfigError, JobSyncError, excerpt
 from tap_jobsync.pcrecruiter.client import (
     ChangeTrackingVersionExpiredError,
     PCRecruiterStream,
@@ -43,10 +49,20 @@ SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
 #: Stream-state keys (kept by singer-sdk's state manager as they are).
 VERSION_KEY = "change_tracking_version"
+#: When (our clock, UTC) the bookmarked version was read.
+READ_AT_KEY = "change_tracking_read_at"
 TABLE_VERSION_KEY = "table_version"
+#: App-name mode: when the START of the last committed pull was sent (our clock), and what concluded it.
+APP_READ_AT_KEY = "app_name_version_read_at"
+APP_COMMIT_KEY = "app_name_commit_command"
 DELETED_AT = "_sdc_deleted_at"
 #: Listing passes before giving up on records deleted while we list (see _full_sync).
 MAX_LISTING_PASSES = 3
+
+
+def now_stamp() -> str:
+    """Our clock, as kept in the state."""
+    return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
 class AppNamePull:
@@ -59,18 +75,35 @@ class AppNamePull:
     fails sends no STOP, and the next START re-reads the same changes.
     """
 
-    def __init__(self, app_name: str, stream_names: t.Iterable[str]) -> None:
+    def __init__(
+        self,
+        app_name: str,
+        stream_names: t.Iterable[str],
+        *,
+        stored_read_at: str | None = None,
+        commit_command: str | None = None,
+    ) -> None:
         self.app_name = app_name
-        self.pending = set(stream_names)
+        self.streams = list(stream_names)
+        self.pending = set(self.streams)
         self.started = False
         #: A START got a successful answer (the API holds a pull for us).
         self.established = False
+        #: When the version PCRecruiter stores for the app was read (the last committed START), if known.
+        self.stored_read_at = stored_read_at
+        #: The command tried first to conclude the pull (the one that worked last time).
+        self.commit_command = commit_command if commit_command in pcr.COMMIT_COMMANDS else pcr.COMMIT_COMMANDS[0]
+        #: When this pull's START was sent: what the stored version's time becomes once committed.
+        self.started_at: str | None = None
+
+    def start(self) -> str:
+        """The START header, noting when it was sent (PCRecruiter keeps the version of that moment)."""
+        self.started = True
+        self.started_at = now_stamp()
+        return pcr.app_header(self.app_name, pcr.START_COMMAND)
 
     def header(self) -> str:
-        if self.started:
-            return pcr.app_header(self.app_name)
-        self.started = True
-        return pcr.app_header(self.app_name, pcr.START_COMMAND)
+        return pcr.app_header(self.app_name) if self.started else self.start()
 
     def finish(self, stream_name: str) -> bool:
         """Mark a stream done; True when it was the last one (time to STOP)."""
@@ -143,8 +176,17 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             return None
         tap = self._tap
         if tap not in _pulls:
-            selected = [s.name for s in tap.streams.values() if isinstance(s, PCRecruiterEntityStream) and s.selected]
-            _pulls[tap] = AppNamePull(app_name, selected)
+            selected = [s for s in tap.streams.values() if isinstance(s, PCRecruiterEntityStream) and s.selected]
+            states = [s.get_context_state(None) for s in selected]
+            # Every pulled stream keeps the same stamp; the oldest one stands for the version PCRecruiter holds.
+            stamps = sorted(str(st[APP_READ_AT_KEY]) for st in states if st.get(APP_READ_AT_KEY))
+            commands = [st[APP_COMMIT_KEY] for st in states if st.get(APP_COMMIT_KEY)]
+            _pulls[tap] = AppNamePull(
+                app_name,
+                [s.name for s in selected],
+                stored_read_at=stamps[0] if stamps else None,
+                commit_command=commands[0] if commands else None,
+            )
         return _pulls[tap]
 
     # -- rows -------------------------------------------------------------------------------------------------
@@ -186,15 +228,33 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         if bookmark is None or self.replication_method == REPLICATION_FULL_TABLE:
             yield from self._full_sync(context, state, bookmark=True)
             return
+        if self._too_old(state.get(READ_AT_KEY), f"bookmarked version {bookmark}"):
+            yield from self._full_sync(context, state, bookmark=True)
+            return
         try:
             yield from self._changes_since(context, state, bookmark)
         except ChangeTrackingVersionExpiredError as exc:
-            self._warn_expired(f"bookmarked version {bookmark}", exc)
+            self._warn_expired(f"bookmarked version {bookmark}", exc.minimum)
             yield from self._full_sync(context, state, bookmark=True)
 
-    def _warn_expired(self, what: str, exc: ChangeTrackingVersionExpiredError) -> None:
-        minimum = f" (minimum valid version {exc.minimum})" if exc.minimum is not None else ""
-        activate = ", with ACTIVATE_VERSION so rows deleted meanwhile are dropped downstream" if self.activate_versions else ""
+    def _too_old(self, read_at: t.Any, what: str) -> bool:
+        """Whether a version read at ``read_at`` (our clock) is past the retention window; warns when it is.
+
+        Decided by our clock, not by the API's answer: the document does not say what PCRecruiter
+        answers past its window, and an answer holding only the changes it still keeps would
+        lose the others without an error.
+        """
+        age = pcr.age_of(read_at, dt.datetime.now(dt.timezone.utc))
+        if age is None or age <= pcr.BOOKMARK_MAX_AGE:
+            return False
+        self._warn_expired(f"{what} (read {age.total_seconds() / 86400:.1f} days ago by this tap's clock)", None)
+        return True
+
+    def _warn_expired(self, what: str, minimum: int | None) -> None:
+        named = f" (minimum valid version {minimum})" if minimum is not None else ""
+        activate = ""
+        if self.activate_versions:
+            activate = ", with ACTIVATE_VERSION so rows deleted meanwhile are dropped downstream"
         self.logger.warning(
             "%s: %s: %s is older than PCRecruiter keeps changes (%d days)%s; resyncing in full%s. "
             "Run at least weekly to avoid this.",
@@ -202,7 +262,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             self.name,
             what,
             pcr.RETENTION.days,
-            minimum,
+            named,
             activate,
         )
 
@@ -216,11 +276,13 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         # Read the version *before* the pages: a change made while we page is in this run
         # or not, but always in the next one (at-least-once). Bookmarking the version of the
         # last page instead would skip changes made to records on pages already read.
+        read_at = now_stamp()
         current = self.current_version(context)
         for row in self.read_pages(context, self._mode(tracking=str(bookmark))):
             yield self._change_record(row)
         # Stored even when nothing changed: an idle stream's bookmark must not age out.
         state[VERSION_KEY] = current
+        state[READ_AT_KEY] = read_at
 
     def _full_sync(self, context: Context | None, state: dict, *, bookmark: bool) -> t.Iterator[dict]:
         """List every record, then ACTIVATE_VERSION; bookmark the version read before listing.
@@ -234,6 +296,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         self._stream_version = table_version  # singer-sdk stamps it on every RECORD
         self._last_key_by_page = {}
         first_version: int | None = None
+        first_read_at = now_stamp()
         first_page: int | None = 1
         for _ in range(MAX_LISTING_PASSES):
             version = self.current_version(context)
@@ -262,6 +325,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         state[TABLE_VERSION_KEY] = table_version
         if bookmark:
             state[VERSION_KEY] = first_version
+            state[READ_AT_KEY] = first_read_at
 
     def _deleted_since(self, context: Context | None, version: int) -> list[t.Any]:
         mode = ReadMode(tracking=str(version), operations=pcr.DELETE, fields=self.key_name)
@@ -280,24 +344,69 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         return max(1, page_of_first - math.ceil(len(moved) / self.results_per_page))
 
     def _app_name_sync(self, context: Context | None, state: dict, pull: AppNamePull) -> t.Iterator[dict]:
-        try:
-            for row in self.read_pages(context, self._mode(pull=pull)):
-                yield self._change_record(row)
-        except ChangeTrackingVersionExpiredError as exc:
-            self._warn_expired(f"the version stored for app name {pull.app_name!r}", exc)
-            if not pull.established:
-                # START was refused: open the pull on null, so STOP commits a version read before the listing.
-                self.send(pcr.NULL_PATH, pcr.app_header(pull.app_name, pcr.START_COMMAND), context)
-                pull.established = True
+        if self._too_old(pull.stored_read_at, f"the version stored for app name {pull.app_name!r}"):
+            self._open_pull_on_null(pull, context)
             yield from self._full_sync(context, state, bookmark=False)
+        else:
+            try:
+                for row in self.read_pages(context, self._mode(pull=pull)):
+                    yield self._change_record(row)
+            except ChangeTrackingVersionExpiredError as exc:
+                self._warn_expired(f"the version stored for app name {pull.app_name!r}", exc.minimum)
+                self._open_pull_on_null(pull, context)
+                yield from self._full_sync(context, state, bookmark=False)
         if pull.finish(self.name):
-            response = self.send(pcr.NULL_PATH, pcr.app_header(pull.app_name, pcr.STOP_COMMAND), context)
+            self._commit(pull, context)
+
+    def _open_pull_on_null(self, pull: AppNamePull, context: Context | None) -> None:
+        """START on null (no pull held yet), so the commit stores a version read before the full listing."""
+        if not pull.established:
+            self.send(pcr.NULL_PATH, pull.start(), context)
+            pull.established = True
+
+    def _commit(self, pull: AppNamePull, context: Context | None) -> None:
+        """Conclude the pull: the remembered command first, then the other one when PCRecruiter refuses it (4xx)."""
+        refused: list[str] = []
+        ordered = [pull.commit_command, *(c for c in pcr.COMMIT_COMMANDS if c != pull.commit_command)]
+        for command in ordered:
+            header = pcr.app_header(pull.app_name, command)
+            try:
+                response = self.send(pcr.NULL_PATH, header, context)
+            except APIRejectedError as exc:
+                refused.append(f"`{header}` answered HTTP {exc.status} ({excerpt(exc.text, 120)})")
+                continue
+            if refused:
+                self.logger.warning(
+                    "%s: %s; `%s` concluded the pull instead (the document names both: END in step 3, STOP in its "
+                    "example). %s is sent first from now on (kept in the state).",
+                    self.service_name,
+                    refused[0],
+                    header,
+                    command,
+                )
+            self._remember_commit(pull, command)
             self.logger.info(
                 "%s: app name %r committed change-tracking version %s",
                 self.service_name,
                 pull.app_name,
                 response.headers.get(pcr.TRACKING_HEADER),
             )
+            return
+        msg = (
+            f"{pcr.SERVICE_NAME}: could not conclude the change-tracking pull of app name {pull.app_name!r}: "
+            f"{'; '.join(refused)}. Nothing was committed: the next run reads the same changes again."
+        )
+        raise JobSyncError(msg)
+
+    def _remember_commit(self, pull: AppNamePull, command: str) -> None:
+        """Keep, in every pulled stream's state, when the committed version was read and what concluded it."""
+        for name in pull.streams:
+            stream = self._tap.streams.get(name)
+            if stream is not None:
+                stream_state = stream.get_context_state(None)
+                stream_state[APP_COMMIT_KEY] = command
+                if pull.started_at is not None:
+                    stream_state[APP_READ_AT_KEY] = pull.started_at
 
 
 class PCRecruiterCandidatesStream(PCRecruiterEntityStream):

@@ -68,11 +68,47 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         self._total_counts: list[int] = []
+        self._without_key = [0, 0]  # connections listed without employment_checked_at, connections listed
         keep = self.bookmark_filter(context)
         # Filter before prefetching, so unchanged connections cost no employment requests.
-        changed = (record for record in super().get_records(context) if keep(record))
+        changed = (record for record in self._counted(super().get_records(context)) if keep(record))
         yield from self.prefetch_children(changed, context)
         self._hold_bookmark_if_list_shrank(context)
+        self._warn_about_missing_key()
+
+    def _counted(self, records: t.Iterable[dict]) -> t.Iterator[dict]:
+        for record in records:
+            self._without_key[0] += record.get(self.replication_key) is None
+            self._without_key[1] += 1
+            yield record
+
+    def _warn_about_missing_key(self) -> None:
+        """One warning per run when connections come without the incremental key (they are emitted every run).
+
+        "Get connection" shows ``employment_checked_at``; the list example does not. A list without it
+        makes every run emit every connection again and read all their employments: nothing is lost,
+        but an incremental run costs as much as a full one.
+        """
+        missing, listed = self._without_key
+        if not missing:
+            return
+        if missing == listed:
+            self.logger.warning(
+                "%s: none of the %d connections listed carries `employment_checked_at` (the incremental key: "
+                "\"Get connection\" shows it, the list example does not). Every run emits every connection again "
+                "and reads all their employments (one request each); the bookmark cannot advance. Nothing is "
+                "lost, but incremental runs cost as much as full ones.",
+                self.service_name,
+                listed,
+            )
+            return
+        self.logger.warning(
+            "%s: %d of %d connections were listed without `employment_checked_at` (still being processed, or not "
+            "in the list's answer): they and their employments are emitted on every run until it appears.",
+            self.service_name,
+            missing,
+            listed,
+        )
 
     def _hold_bookmark_if_list_shrank(self, context: Context | None) -> None:
         """Keep the old bookmark when connections disappeared while we paged.
@@ -94,6 +130,11 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         markers = self.get_context_state(context).get("progress_markers") or {}
         markers.pop("replication_key", None)
         markers.pop("replication_key_value", None)
+
+    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+        # A list item may lack the key (see _warn_about_missing_key): null, so the SDK's state keeping accepts it.
+        row.setdefault(self.replication_key, None)
+        return row
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         return {"connection_id": record["id"]}

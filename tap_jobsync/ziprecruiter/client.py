@@ -10,7 +10,7 @@ from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
 from jobsync_common import ziprecruiter as zr
-from jobsync_common.http import decode_json
+from jobsync_common.http import decode_json, describe_request
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator
 from tap_jobsync.versions import FullTableVersionsStream
@@ -70,8 +70,34 @@ class ZipRecruiterStream(FullTableVersionsStream):
         return self.guard_paginator(ZipRecruiterPaginator(start_value=0, page_size=zr.MAX_PAGE_SIZE))
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
-        return {
-            "limit": zr.MAX_PAGE_SIZE,
-            "skip": next_page_token or 0,
-            "properties": ",".join(self.api_properties),
-        }
+        # `properties` is (re)written in the form this API takes by request_decorator.
+        return {"limit": zr.MAX_PAGE_SIZE, "skip": next_page_token or 0}
+
+    @cached_property
+    def dialect(self) -> zr.Dialect:
+        return zr.dialect(self.url_base)
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """Ask for ``api_properties`` in the form the API takes (see ``zr.Dialect``); warn when it ignores them."""
+        call = super().request_decorator(func)
+
+        def with_properties(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+            def send(form: str) -> requests.Response:
+                request = prepared_request.copy()
+                request.url = zr.properties_query(prepared_request.url or "", self.api_properties, form)
+                return call(request, context)
+
+            response, missing = self.dialect.fetch(send, self.records_in, self.api_properties)
+            if missing and self.dialect.warn_once(self.name):
+                self.logger.warning(
+                    "%s: %s ignores `properties` (sent comma-joined and as repeated parameters): its answer lacks "
+                    "%s, so %s records are emitted without them. The document does not say how `properties` is "
+                    "sent; these fields stay empty until ZipRecruiter answers them.",
+                    self.service_name,
+                    describe_request("GET", response.url),
+                    ", ".join(missing),
+                    self.name,
+                )
+            return response
+
+        return with_properties
