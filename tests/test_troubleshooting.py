@@ -148,7 +148,7 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
         [schema_message(SUBSCRIBERS, {}), record_message(SUBSCRIBERS, {"email": "not-an-address"})]
     ),
     "the same answer for every record": lambda c: (
-        fault(c, api="jobcase", method="PUT", path="^/company/", kind="status", status=405, count=100),
+        fault(c, api="jobcase", method="PUT", path="^/company/", kind="status", status=410, count=100),
         c.target(
             [
                 schema_message(COMPANIES, {}, ["partnerCompanyId"]),
