@@ -12,25 +12,28 @@ from decimal import Decimal, InvalidOperation
 
 from singer_sdk import typing as th
 
-from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
+from jobsync_common.service import ServiceSpec
 
-KEY = "jobcase"
-NAME = "Jobcase"
-DEFAULT_BASE_URL = "https://platform-api.partners.jobcase.com/api/platform/v1"
+API_KEY_SETTING = "jobcase_api_key"
+PARTNER_ID_SETTING = "jobcase_partner_id"
+STATUSES_SETTING = "jobcase_statuses"
+
+SERVICE = ServiceSpec(
+    key="jobcase",
+    name="Jobcase",
+    default_base_url="https://platform-api.partners.jobcase.com/api/platform/v1",
+    credential_settings=(API_KEY_SETTING,),
+    secret_settings=(API_KEY_SETTING,),
+    # "To avoid rate limiting, try to stay within 200 requests per minute."
+    default_requests_per_minute=200,
+    rate_limit_reason="Jobcase asks partners to stay within 200 requests per minute per API key; "
+    "lower it when another process uses the same key at the same time.",
+)
 API_KEY_HEADER = "X-Platform-Api-Key"
-# "To avoid rate limiting, try to stay within 200 requests per minute."
-DOCUMENTED_REQUESTS_PER_MINUTE = 200
 # Rows the connectors ask for per list request. No maximum is documented; this is our
 # choice (a request costs 1/200 of a minute's quota). A server that caps `limit` lower is
 # followed correctly: paging advances by the rows received and stops at `count`.
 LIST_PAGE_SIZE = 1000
-
-API_KEY_SETTING = "jobcase_api_key"
-BASE_URL_SETTING = "jobcase_base_url"
-PARTNER_ID_SETTING = "jobcase_partner_id"
-REQUESTS_PER_MINUTE_SETTING = "jobcase_requests_per_minute"
-SECRET_SETTINGS = (API_KEY_SETTING,)
-AUTH_SETTINGS = (API_KEY_SETTING,)
 
 # The document gives the `status` filters a default ("active") but lists no values.
 # Assumed values (lower case in the query, capitalised in records, as `jobStatus:
@@ -39,7 +42,6 @@ AUTH_SETTINGS = (API_KEY_SETTING,)
 # (`endDate` passed). The tap lists every value; `jobcase_statuses` overrides them.
 JOB_STATUSES = ("active", "expired")
 CAMPAIGN_STATUSES = ("active", "paused", "ended")
-STATUSES_SETTING = "jobcase_statuses"
 DEFAULT_STATUSES = {"jobs": JOB_STATUSES, "campaigns": CAMPAIGN_STATUSES}
 
 # The document shows no method for updates ("Updates a company by company identifier.") nor for
@@ -76,9 +78,9 @@ MAX_CAMPAIGN_JOBS = 500
 def setting_properties() -> list[th.Property]:
     """Settings both the tap and the target declare for Jobcase."""
     return [
-        api_key_property(API_KEY_SETTING, "Jobcase partner API key, sent in the `X-Platform-Api-Key` header."),
-        base_url_property(
-            BASE_URL_SETTING, DEFAULT_BASE_URL, "Jobcase Partner Platform API base URL (change only for a sandbox)."
+        *SERVICE.connection_settings(
+            [SERVICE.credential(API_KEY_SETTING, "Jobcase partner API key, sent in the `X-Platform-Api-Key` header.")],
+            base_url_description="Jobcase Partner Platform API base URL (change only for a sandbox).",
         ),
         th.Property(
             PARTNER_ID_SETTING,
@@ -104,13 +106,6 @@ def setting_properties() -> list[th.Property]:
             "lists none. Default: jobs active, expired; campaigns active, paused, ended. The tap skips a value Jobcase "
             "refuses (with a warning); the target stops, since it must see every object to avoid duplicates.",
         ),
-        rate_limit_property(
-            KEY,
-            NAME,
-            DOCUMENTED_REQUESTS_PER_MINUTE,
-            "Jobcase asks partners to stay within 200 requests per minute per API key; "
-            "lower it when another process uses the same key at the same time.",
-        ),
     ]
 
 
@@ -129,7 +124,7 @@ def refused_status_message(kind: str, status: str, endpoint: str, answer: str, c
     """What to say when Jobcase refuses a `status` value (the document lists none)."""
     listed = ", ".join(DEFAULT_STATUSES[kind])
     return (
-        f"{NAME}: {endpoint} was refused ({answer}): `{status}` is not a {kind[:-1]} status this account accepts "
+        f"{SERVICE.name}: {endpoint} was refused ({answer}): `{status}` is not a {kind[:-1]} status this account accepts "
         f"(the document lists none; assumed {listed}). {consequence} Set `{STATUSES_SETTING}` to the values Jobcase "
         f'accepts, e.g. {{"{kind}": ["active", ...]}}.'
     )

@@ -24,14 +24,12 @@ import json
 import re
 import typing as t
 
-SERVICE_KEY = "pcrecruiter"
-SERVICE_NAME = "PCRecruiter"
-DEFAULT_BASE_URL = "https://www2.pcrecruiter.net/rest/api"
+from jobsync_common.service import ServiceSpec
+
 #: Path of the API below the host (the sandbox mounts it below ``/pcrecruiter``).
 BASE_PATH = "/rest/api"
 
 # -- settings (names are the tap's public interface) --------------------------------------
-BASE_URL_SETTING = "pcrecruiter_base_url"
 DATABASE_ID_SETTING = "pcrecruiter_database_id"
 USERNAME_SETTING = "pcrecruiter_username"
 PASSWORD_SETTING = "pcrecruiter_password"  # noqa: S105 - a setting name, not a password
@@ -43,12 +41,18 @@ QUERY_SETTING = "pcrecruiter_query"
 APP_NAME_SETTING = "pcrecruiter_app_name"
 OPERATIONS_SETTING = "pcrecruiter_operations"
 RESULTS_PER_PAGE_SETTING = "pcrecruiter_results_per_page"
-REQUESTS_PER_MINUTE_SETTING = "pcrecruiter_requests_per_minute"
-#: Everything the access-token call needs: a 401 names these.
-AUTH_SETTINGS = (DATABASE_ID_SETTING, USERNAME_SETTING, PASSWORD_SETTING, APP_ID_SETTING, API_KEY_SETTING)
-SECRET_SETTINGS = (PASSWORD_SETTING, API_KEY_SETTING)
-# PCRecruiter publishes no request limit: none by default, 429s are retried honouring Retry-After.
-DEFAULT_REQUESTS_PER_MINUTE: int | None = None
+
+SERVICE = ServiceSpec(
+    key="pcrecruiter",
+    name="PCRecruiter",
+    default_base_url="https://www2.pcrecruiter.net/rest/api",
+    # Everything the access-token call needs: a 401 names these.
+    credential_settings=(DATABASE_ID_SETTING, USERNAME_SETTING, PASSWORD_SETTING, APP_ID_SETTING, API_KEY_SETTING),
+    secret_settings=(PASSWORD_SETTING, API_KEY_SETTING),
+    # PCRecruiter publishes no request limit: none by default, 429s are retried honouring Retry-After.
+    default_requests_per_minute=None,
+    rate_limit_reason="PCRecruiter publishes no limit; set one if your account has it.",
+)
 
 # -- sessions ------------------------------------------------------------------------------
 # GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey= -> {"SessionId": "..."};

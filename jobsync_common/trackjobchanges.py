@@ -18,26 +18,26 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
+from jobsync_common.service import ServiceSpec
 
-SERVICE_KEY = "trackjobchanges"
-SERVICE_NAME = "TrackJobChanges"
-DEFAULT_BASE_URL = "https://www.trackjobchanges.com/api/v1"
+API_KEY_SETTING = "trackjobchanges_api_key"
+GROUP_SETTING = "trackjobchanges_group"
+
+SERVICE = ServiceSpec(
+    key="trackjobchanges",
+    name="TrackJobChanges",
+    default_base_url="https://www.trackjobchanges.com/api/v1",
+    credential_settings=(API_KEY_SETTING,),
+    secret_settings=(API_KEY_SETTING,),
+    # The document states no rate limit: no proactive pacing unless the user sets one;
+    # 429s are still retried honouring Retry-After.
+    default_requests_per_minute=None,
+    rate_limit_reason="The API documents no limit; set one if TrackJobChanges assigns it.",
+)
 
 # "include key as a query parameter or a header parameter": we always use the header,
 # because the API echoes query parameters (the key included) into the ping history.
 AUTH_HEADER = "key"
-
-API_KEY_SETTING = "trackjobchanges_api_key"
-BASE_URL_SETTING = "trackjobchanges_base_url"
-GROUP_SETTING = "trackjobchanges_group"
-REQUESTS_PER_MINUTE_SETTING = "trackjobchanges_requests_per_minute"
-AUTH_SETTINGS = (API_KEY_SETTING,)
-SECRET_SETTINGS = (API_KEY_SETTING,)
-
-# The document states no rate limit: no proactive pacing unless the user sets one;
-# 429s are still retried honouring Retry-After.
-DEFAULT_REQUESTS_PER_MINUTE: int | None = None
 
 # Query parameters of every GET list ("All GET calls ... are paginated"; pages are 1-based).
 PAGE_PARAM = "page"
@@ -47,11 +47,9 @@ GROUP_PARAM = "group"
 def setting_properties() -> list[th.Property]:
     """TrackJobChanges settings (public interface: keep the names)."""
     return [
-        api_key_property(API_KEY_SETTING, "TrackJobChanges API key (sent in the `key` header, never in the URL)."),
-        base_url_property(
-            BASE_URL_SETTING,
-            DEFAULT_BASE_URL,
-            "Base URL of the TrackJobChanges API v1 (override for a sandbox or proxy).",
+        *SERVICE.connection_settings(
+            [SERVICE.credential(API_KEY_SETTING, "TrackJobChanges API key (sent in the `key` header, never in the URL).")],
+            base_url_description="Base URL of the TrackJobChanges API v1 (override for a sandbox or proxy).",
         ),
         th.Property(
             GROUP_SETTING,
@@ -59,12 +57,6 @@ def setting_properties() -> list[th.Property]:
             th.CustomType({"type": ["string", "integer", "null"]}),
             description="Group ID sent as `group` on every call, for accounts with several groups. "
             "Empty: the API's default scope.",
-        ),
-        rate_limit_property(
-            SERVICE_KEY,
-            SERVICE_NAME,
-            DEFAULT_REQUESTS_PER_MINUTE,
-            "The API documents no limit; set one if TrackJobChanges assigns it.",
         ),
     ]
 

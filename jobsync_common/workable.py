@@ -9,26 +9,27 @@ from singer_sdk import typing as th
 from singer_sdk.authenticators import BearerTokenAuthenticator
 
 from jobsync_common.errors import ConfigError, excerpt
+from jobsync_common.service import ServiceSpec
 from jobsync_common.settings import check_base_url, rate_limit_property
-
-KEY = "workable"
-NAME = "Workable"
-DEFAULT_BASE_URL = "https://{subdomain}.workable.com/spi/v3"
-
-# Assumption: Workable's public API documents "10 requests every 10 seconds" per
-# token (the candidates document is silent), i.e. 60 a minute; the limiter spaces
-# requests evenly, so no 10-second window ever holds more than 10.
-DEFAULT_REQUESTS_PER_MINUTE = 60
 
 SUBDOMAIN_SETTING = "workable_subdomain"
 TOKEN_SETTING = "workable_api_token"
-BASE_URL_SETTING = "workable_base_url"
 ARRAY_MODE_SETTING = "workable_array_mode"
-RATE_LIMIT_SETTING = "workable_requests_per_minute"
 
-SECRET_SETTINGS = (TOKEN_SETTING,)
-#: What to check when Workable answers 401/403.
-AUTH_SETTINGS = (TOKEN_SETTING,)
+SERVICE = ServiceSpec(
+    key="workable",
+    name="Workable",
+    # The account's URL: built from `workable_subdomain` unless `workable_base_url` is set.
+    default_base_url="https://{subdomain}.workable.com/spi/v3",
+    credential_settings=(TOKEN_SETTING,),
+    secret_settings=(TOKEN_SETTING,),
+    # Assumption: Workable's public API documents "10 requests every 10 seconds" per token (the
+    # candidates document is silent), i.e. 60 a minute; the limiter spaces requests evenly, so no
+    # 10-second window ever holds more than 10.
+    default_requests_per_minute=60,
+    rate_limit_reason="Default: Workable's public limit of 10 requests per 10 seconds per token (an assumption: "
+    "the candidates document does not state it).",
+)
 
 # The document names one scope: "Partially updates a candidate. Required scope: w_candidates." The
 # target also reads candidates (GET /candidates, ?email=, /candidates/:id) to find and compare each one
@@ -44,7 +45,7 @@ def missing_scope_message(method: str, endpoint: str, status: int, text: str) ->
     needed = named.group(0) if named else (READ_SCOPE if method.upper() == "GET" else WRITE_SCOPE)
     said = f" ({excerpt(text, 120)})" if (text or "").strip() else ""
     return (
-        f"{NAME}: {endpoint} answered HTTP {status}{said}: the token lacks the scope {needed}. The target reads each "
+        f"{SERVICE.name}: {endpoint} answered HTTP {status}{said}: the token lacks the scope {needed}. The target reads each "
         f"candidate (GET /candidates, ?email=, /candidates/:id) before it PATCHes it, so `{TOKEN_SETTING}` needs "
         f"{READ_SCOPE} as well as {WRITE_SCOPE} (the only scope the document names)."
     )
@@ -69,9 +70,9 @@ def settings() -> list[th.Property]:
             "reads each candidate first) and w_candidates.",
         ),
         th.Property(
-            BASE_URL_SETTING,
+            SERVICE.base_url_setting,
             th.StringType,
-            description=f"Override of the API base URL (default {DEFAULT_BASE_URL}); the sandbox sets it.",
+            description=f"Override of the API base URL (default {SERVICE.default_base_url}); the sandbox sets it.",
         ),
         th.Property(
             ARRAY_MODE_SETTING,
@@ -83,33 +84,29 @@ def settings() -> list[th.Property]:
             "not mention; `replace` makes the lists exactly what the record holds.",
         ),
         rate_limit_property(
-            KEY,
-            NAME,
-            DEFAULT_REQUESTS_PER_MINUTE,
-            "Default: Workable's public limit of 10 requests per 10 seconds per token (an assumption: the "
-            "candidates document does not state it).",
+            SERVICE.key, SERVICE.name, SERVICE.default_requests_per_minute, SERVICE.rate_limit_reason
         ),
     ]
 
 
 def base_url(config: t.Mapping[str, t.Any]) -> str:
     """``workable_base_url`` when set, else the account URL built from ``workable_subdomain``."""
-    if config.get(BASE_URL_SETTING):
-        return check_base_url(config, BASE_URL_SETTING)
+    if config.get(SERVICE.base_url_setting):
+        return check_base_url(config, SERVICE.base_url_setting)
     subdomain = str(config.get(SUBDOMAIN_SETTING) or "").strip()
     if not subdomain:
-        msg = f"{NAME}: set `{SUBDOMAIN_SETTING}` (your account's subdomain) or `{BASE_URL_SETTING}`."
+        msg = f"{SERVICE.name}: set `{SUBDOMAIN_SETTING}` (your account's subdomain) or `{SERVICE.base_url_setting}`."
         raise ConfigError(msg)
     if not subdomain.replace("-", "").isalnum():
         msg = f"Setting `{SUBDOMAIN_SETTING}` must be the bare subdomain (like `acme`), got {subdomain!r}."
         raise ConfigError(msg)
-    return DEFAULT_BASE_URL.format(subdomain=subdomain)
+    return SERVICE.default_base_url.format(subdomain=subdomain)
 
 
 def authenticator(config: t.Mapping[str, t.Any]) -> BearerTokenAuthenticator:
     token = config.get(TOKEN_SETTING)
     if not token:
-        msg = f"{NAME}: set `{TOKEN_SETTING}`."
+        msg = f"{SERVICE.name}: set `{TOKEN_SETTING}`."
         raise ConfigError(msg)
     return BearerTokenAuthenticator(token=str(token))
 
@@ -121,6 +118,3 @@ def array_mode(config: t.Mapping[str, t.Any]) -> str:
         raise ConfigError(msg)
     return mode
 
-
-def requests_per_minute(config: t.Mapping[str, t.Any]) -> int | None:
-    return config.get(RATE_LIMIT_SETTING, DEFAULT_REQUESTS_PER_MINUTE)

@@ -32,23 +32,23 @@ import requests.auth
 from singer_sdk import typing as th
 
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
-from jobsync_common.settings import api_key_property, base_url_property, rate_limit_property
+from jobsync_common.service import ServiceSpec
 
 T = t.TypeVar("T")
 
-SERVICE_KEY = "ziprecruiter"
-SERVICE_NAME = "ZipRecruiter"
-DEFAULT_BASE_URL = "https://api.ziprecruiter.com/job-alerts/v2"
-
 API_KEY_SETTING = "ziprecruiter_api_key"
-BASE_URL_SETTING = "ziprecruiter_base_url"
-REQUESTS_PER_MINUTE_SETTING = "ziprecruiter_requests_per_minute"
-AUTH_SETTINGS = (API_KEY_SETTING,)
-SECRET_SETTINGS = (API_KEY_SETTING,)
 
-# The document states no rate limit: no proactive pacing by default; 429s are retried
-# honouring Retry-After. Set `ziprecruiter_requests_per_minute` if ZipRecruiter assigns one.
-DEFAULT_REQUESTS_PER_MINUTE: int | None = None
+SERVICE = ServiceSpec(
+    key="ziprecruiter",
+    name="ZipRecruiter",
+    default_base_url="https://api.ziprecruiter.com/job-alerts/v2",
+    credential_settings=(API_KEY_SETTING,),
+    secret_settings=(API_KEY_SETTING,),
+    # The document states no rate limit: no proactive pacing by default; 429s are retried
+    # honouring Retry-After.
+    default_requests_per_minute=None,
+    rate_limit_reason="The API documents no limit; set one if ZipRecruiter assigns it.",
+)
 
 # Query actions: "Must be between 1 and 100, inclusive. Defaults to 50."
 MAX_PAGE_SIZE = 100
@@ -97,18 +97,10 @@ def basic_auth(api_key: str) -> requests.auth.HTTPBasicAuth:
 
 def setting_properties() -> list[th.Property]:
     """Settings the tap and the target both declare for ZipRecruiter."""
-    return [
-        api_key_property(API_KEY_SETTING, "ZipRecruiter Job Alerts API key (sent as the HTTP Basic user name)."),
-        base_url_property(
-            BASE_URL_SETTING, DEFAULT_BASE_URL, "Base URL of the Job Alerts API v2 (override for a sandbox or proxy)."
-        ),
-        rate_limit_property(
-            SERVICE_KEY,
-            SERVICE_NAME,
-            DEFAULT_REQUESTS_PER_MINUTE,
-            "The API documents no limit; set one if ZipRecruiter assigns it.",
-        ),
-    ]
+    return SERVICE.connection_settings(
+        [SERVICE.credential(API_KEY_SETTING, "ZipRecruiter Job Alerts API key (sent as the HTTP Basic user name).")],
+        base_url_description="Base URL of the Job Alerts API v2 (override for a sandbox or proxy).",
+    )
 
 
 def email_md5(email: str) -> str:
@@ -265,7 +257,7 @@ class Dialect:
                 if again.status != 400 or not refuses_field(again.text, "properties"):  # noqa: PLR2004
                     raise
                 msg = (
-                    f"{SERVICE_NAME}: {refused.endpoint} refused `properties` sent comma-joined and as repeated "
+                    f"{SERVICE.name}: {refused.endpoint} refused `properties` sent comma-joined and as repeated "
                     f"parameters ({excerpt(again.text, 120)}); the document does not say how it is sent."
                 )
                 raise JobSyncError(msg) from None

@@ -39,7 +39,7 @@ from jobsync_common.errors import JobSyncError, excerpt
 from jobsync_common.http import RequestStats, ServiceHttp, decode_json, describe_request
 from jobsync_common.paging import PageGuard, SeenKeys
 from jobsync_common.redact import scrub
-from jobsync_common.settings import check_base_url
+from jobsync_common.service import ServiceSpec
 from tap_jobsync.messages import RecordPlan
 
 if t.TYPE_CHECKING:
@@ -86,14 +86,8 @@ class GuardedPaginator:
 class JobSyncStream(RESTStream):
     """Base of every tap-jobsync stream (see module docstring)."""
 
-    #: Prefix of the service's settings, e.g. ``"jobcase"`` for ``jobcase_base_url``.
-    service_key: t.ClassVar[str]
-    #: Name used in messages, e.g. ``"Jobcase"``.
-    service_name: t.ClassVar[str]
-    #: Settings to check when the service answers 401/403.
-    auth_settings: t.ClassVar[tuple[str, ...]] = ()
-    #: Requests per minute when the user sets no override (None: no proactive limit).
-    default_requests_per_minute: t.ClassVar[int | None] = None
+    #: The API this stream reads (settings prefix, name in messages, credentials, rate limit).
+    service: t.ClassVar[ServiceSpec]
     #: Key of the records list in the JSON body (None: the body is the list).
     records_key: t.ClassVar[str | None] = None
 
@@ -102,18 +96,11 @@ class JobSyncStream(RESTStream):
     # -- HTTP plumbing: the shared policy (jobsync_common.http) ----------------------------------
     @property
     def url_base(self) -> str:
-        return check_base_url(self.config, f"{self.service_key}_base_url")
+        return self.service.base_url(self.config)
 
     @cached_property
     def http(self) -> ServiceHttp:
-        return ServiceHttp.for_service(
-            self.config,
-            key=self.service_key,
-            name=self.service_name,
-            auth_settings=self.auth_settings,
-            default_requests_per_minute=self.default_requests_per_minute,
-            logger=self.logger,
-        )
+        return self.service.http(self.config, logger=self.logger)
 
     @cached_property
     def request_stats(self) -> RequestStats:
@@ -175,7 +162,7 @@ class JobSyncStream(RESTStream):
         kind = names.get(type(payload), type(payload).__name__)
         endpoint = describe_request(response.request.method or "GET", response.url)
         msg = (
-            f"{self.service_name}: {endpoint} answered a JSON {kind} where {documented} is documented: "
+            f"{self.service.name}: {endpoint} answered a JSON {kind} where {documented} is documented: "
             f"{excerpt(response.text, 160)}"
         )
         raise WrongShapeError(msg)
@@ -187,7 +174,7 @@ class JobSyncStream(RESTStream):
             return None
         keys = tuple(self.primary_keys or ())
         key = (lambda record: tuple(record.get(k) for k in keys)) if keys else None
-        paginator.guard = PageGuard(self.service_name, self.path or self.name, key)
+        paginator.guard = PageGuard(self.service.name, self.path or self.name, key)
         paginator.records_in = self.records_in
         return paginator
 
@@ -241,7 +228,7 @@ class JobSyncStream(RESTStream):
             self.logger.warning(
                 "%s: %s emitted %d records whose primary key (%s) it had already emitted in this run "
                 "(the API listed them twice); a loader merging on the key keeps one.",
-                self.service_name,
+                self.service.name,
                 self.name,
                 duplicates,
                 ", ".join(self.primary_keys or ()),
@@ -256,7 +243,7 @@ class JobSyncStream(RESTStream):
         if any(v is None or v == "" for v in values):
             missing = ", ".join(k for k, v in zip(keys, values) if v is None or v == "")
             msg = (
-                f"{self.service_name}: stream {self.name} ({self.path}): a record has no primary key "
+                f"{self.service.name}: stream {self.name} ({self.path}): a record has no primary key "
                 f"`{missing}`: {excerpt(record, 160)}"
             )
             raise MissingPrimaryKeyError(msg)

@@ -70,17 +70,17 @@ class Probe:
 
 PROBES: dict[str, Probe] = {
     # The account snapshot: one small object (and the `group`, when set, must exist).
-    tjc.SERVICE_KEY: Probe(lambda config: TrackJobChangesAccountStream, lambda stream: {}, tjc.BASE_URL_SETTING),
+    tjc.SERVICE.key: Probe(lambda config: TrackJobChangesAccountStream, lambda stream: {}, tjc.SERVICE.base_url_setting),
     # Log in (access-token), then one row of the first synced entity with the session token.
-    pcr.SERVICE_KEY: Probe(
+    pcr.SERVICE.key: Probe(
         lambda config: PCRECRUITER_STREAMS[pcrecruiter_entities(config)[0]],
         lambda stream: {pcr.RESULTS_PER_PAGE_PARAM: 1, pcr.FIELDS_PARAM: stream.key_name},  # type: ignore[attr-defined]
-        pcr.BASE_URL_SETTING,
+        pcr.SERVICE.base_url_setting,
     ),
-    zr.SERVICE_KEY: Probe(
-        lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}, zr.BASE_URL_SETTING
+    zr.SERVICE.key: Probe(
+        lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}, zr.SERVICE.base_url_setting
     ),
-    jc.KEY: Probe(lambda config: JobcaseCompaniesStream, lambda stream: {"limit": 1}, jc.BASE_URL_SETTING),
+    jc.SERVICE.key: Probe(lambda config: JobcaseCompaniesStream, lambda stream: {"limit": 1}, jc.SERVICE.base_url_setting),
 }
 
 

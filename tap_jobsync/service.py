@@ -12,18 +12,35 @@ from jobsync_common.errors import ConfigError
 if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
+    from jobsync_common.service import ServiceSpec
+
 
 @dataclass(frozen=True)
 class TapService:
-    key: str
-    name: str
+    """What a service contributes to the tap: its settings and its streams (the module's ``SOURCE``)."""
+
+    service: ServiceSpec
     settings: list[th.Property]
-    #: Settings that must all be set for the service to contribute streams.
-    credential_settings: tuple[str, ...]
-    secret_settings: tuple[str, ...]
     stream_types: t.Callable[[t.Mapping[str, t.Any]], list[type[Stream]]]
     #: Settings that must be set once the service is configured (checked with a clear message).
     required_when_configured: tuple[str, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return self.service.key
+
+    @property
+    def name(self) -> str:
+        return self.service.name
+
+    @property
+    def credential_settings(self) -> tuple[str, ...]:
+        """Settings that must all be set for the service to contribute streams."""
+        return self.service.credential_settings
+
+    @property
+    def secret_settings(self) -> tuple[str, ...]:
+        return self.service.secret_settings
 
     def is_configured(self, config: t.Mapping[str, t.Any]) -> bool:
         present = [s for s in self.credential_settings if config.get(s) not in (None, "")]

@@ -18,12 +18,12 @@ from jobsync_common.errors import ConfigError, invalid_settings
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from tap_jobsync import connection_test, versions
 from tap_jobsync.client import parse_timestamp
-from tap_jobsync.jobcase import SERVICE as JOBCASE
+from tap_jobsync.jobcase import SOURCE as JOBCASE
 from tap_jobsync.messages import JobSyncMessageWriter
-from tap_jobsync.pcrecruiter import SERVICE as PCRECRUITER
+from tap_jobsync.pcrecruiter import SOURCE as PCRECRUITER
 from tap_jobsync.service import TapService
-from tap_jobsync.trackjobchanges import SERVICE as TRACKJOBCHANGES
-from tap_jobsync.ziprecruiter import SERVICE as ZIPRECRUITER
+from tap_jobsync.trackjobchanges import SOURCE as TRACKJOBCHANGES
+from tap_jobsync.ziprecruiter import SOURCE as ZIPRECRUITER
 
 SERVICES: tuple[TapService, ...] = (TRACKJOBCHANGES, PCRECRUITER, ZIPRECRUITER, JOBCASE)
 

@@ -36,9 +36,9 @@ CLI_FLAG = "target_jobsync.connection_test"
 
 #: Per destination: the read-only probe (path and query) and the base-URL setting to name on failure.
 PROBES: dict[str, tuple[str, dict[str, t.Any], str]] = {
-    workable.KEY: ("candidates", {"limit": 1}, workable.BASE_URL_SETTING),
-    zr.SERVICE_KEY: ("subscriber", {"limit": 1}, zr.BASE_URL_SETTING),
-    jc.KEY: ("company/", {"offset": 0, "limit": 1}, jc.BASE_URL_SETTING),
+    workable.SERVICE.key: ("candidates", {"limit": 1}, workable.SERVICE.base_url_setting),
+    zr.SERVICE.key: ("subscriber", {"limit": 1}, zr.SERVICE.base_url_setting),
+    jc.SERVICE.key: ("company/", {"offset": 0, "limit": 1}, jc.SERVICE.base_url_setting),
 }
 
 

@@ -25,7 +25,6 @@ from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError, excerpt
 from jobsync_common.http import ServiceClient, decode_json
 from jobsync_common.paging import PageGuard, pages_for
-from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
 
@@ -263,13 +262,9 @@ def make_client(config: t.Mapping[str, t.Any]) -> JobcaseClient:
     if not config.get(jc.API_KEY_SETTING):
         msg = f"Jobcase needs the setting `{jc.API_KEY_SETTING}`."
         raise ConfigError(msg)
-    return JobcaseClient.for_service(
+    return jc.SERVICE.client(
         config,
-        key=jc.KEY,
-        name=jc.NAME,
-        base_url=check_base_url(config, jc.BASE_URL_SETTING),
-        auth_settings=jc.AUTH_SETTINGS,
-        default_requests_per_minute=jc.DOCUMENTED_REQUESTS_PER_MINUTE,
+        client_class=JobcaseClient,
         headers={jc.API_KEY_HEADER: str(config[jc.API_KEY_SETTING])},
         partner_id=config.get(jc.PARTNER_ID_SETTING),
         budget_guard=BudgetGuard(config),
@@ -332,7 +327,7 @@ class BudgetGuard:
 class JobcaseSink(JobSyncSink):
     """What the Jobcase sinks share: listing, company resolution, exactly-once creates, JSON calls."""
 
-    service_key = jc.KEY
+    service_key = jc.SERVICE.key
 
     @property
     def jobcase(self) -> JobcaseClient:
@@ -367,7 +362,7 @@ class JobcaseSink(JobSyncSink):
             if again.status != 405:  # noqa: PLR2004 - Method Not Allowed
                 raise
             msg = (
-                f"{jc.NAME}: {method} and {other} {refused.endpoint.split(' ', 1)[-1]} both answered HTTP 405: "
+                f"{jc.SERVICE.name}: {method} and {other} {refused.endpoint.split(' ', 1)[-1]} both answered HTTP 405: "
                 f"{endpoint} cannot be sent (the document shows no method for them; tried {', '.join(methods)})."
             )
             raise ConfigError(msg) from None
@@ -378,7 +373,7 @@ class JobcaseSink(JobSyncSink):
             self.logger.warning(
                 "%s: %s answered HTTP 405 (%s); %s are sent as %s for the rest of this run (the document shows no "
                 "method for them).",
-                jc.NAME,
+                jc.SERVICE.name,
                 refused.endpoint,
                 excerpt(refused.text, 80),
                 endpoint,
@@ -391,7 +386,7 @@ class JobcaseSink(JobSyncSink):
         return self.send_write(f"{kind} updates", jc.UPDATE_METHODS, path, payload, **kwargs)
 
     def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict]:
-        guard = PageGuard(jc.NAME, f"GET /{path}", lambda record: record.get("id"))
+        guard = PageGuard(jc.SERVICE.name, f"GET /{path}", lambda record: record.get("id"))
         offset: int | None = 0
         while offset is not None:
             response = self.request(
@@ -795,10 +790,8 @@ def running_total_problem(campaign: t.Mapping[str, t.Any]) -> str | None:
 
 
 DESTINATION = Destination(
-    key=jc.KEY,
-    name=jc.NAME,
+    service=jc.SERVICE,
     settings=settings(),
-    secret_settings=jc.SECRET_SETTINGS,
     required_settings=(jc.API_KEY_SETTING,),
     make_client=make_client,
     sinks=(JobcaseCompaniesSink, JobcaseJobsSink, JobcaseCampaignsSink),

@@ -283,7 +283,7 @@ class WorkableCandidatesSink(JobSyncSink):
     """Updates Workable candidates, found by ``id`` or by a unique ``email``."""
 
     sink_name = "workable_candidates"
-    service_key = workable.KEY
+    service_key = workable.SERVICE.key
     match_fields = ("id", "email")
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
@@ -360,8 +360,8 @@ class WorkableCandidatesSink(JobSyncSink):
             response = self.request("GET", "candidates", params={"limit": 1}, ok_statuses=(404,))
             if response.status_code == 404:  # noqa: PLR2004
                 msg = (
-                    f"{workable.NAME}: {describe_request('GET', response.url)} answered HTTP 404: no Workable account "
-                    f"there; check `{workable.SUBDOMAIN_SETTING}` (or `{workable.BASE_URL_SETTING}`)."
+                    f"{workable.SERVICE.name}: {describe_request('GET', response.url)} answered HTTP 404: no Workable account "
+                    f"there; check `{workable.SUBDOMAIN_SETTING}` (or `{workable.SERVICE.base_url_setting}`)."
                 )
                 raise ConfigError(msg)
             self._account_checked = True
@@ -394,13 +394,9 @@ class WorkableCandidatesSink(JobSyncSink):
 
 
 def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
-    return ServiceClient.for_service(
+    return workable.SERVICE.client(
         config,
-        key=workable.KEY,
-        name=workable.NAME,
         base_url=workable.base_url(config),
-        auth_settings=workable.AUTH_SETTINGS,
-        default_requests_per_minute=workable.DEFAULT_REQUESTS_PER_MINUTE,
         headers={"Accept": "application/json"},
         auth=workable.authenticator(config),
         logger=LOGGER,
@@ -408,10 +404,8 @@ def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
 
 
 DESTINATION = Destination(
-    key=workable.KEY,
-    name=workable.NAME,
+    service=workable.SERVICE,
     settings=workable.settings(),
-    secret_settings=workable.SECRET_SETTINGS,
     required_settings=(workable.TOKEN_SETTING,),
     make_client=make_client,
     sinks=(WorkableCandidatesSink,),

@@ -23,7 +23,6 @@ from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
 from jobsync_common.paging import PageGuard, pages_for
-from jobsync_common.settings import check_base_url
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
 
@@ -82,13 +81,8 @@ def settings() -> list[th.Property]:
 
 
 def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
-    return ServiceClient.for_service(
+    return zr.SERVICE.client(
         config,
-        key=zr.SERVICE_KEY,
-        name=zr.SERVICE_NAME,
-        base_url=check_base_url(config, zr.BASE_URL_SETTING),
-        auth_settings=zr.AUTH_SETTINGS,
-        default_requests_per_minute=zr.DEFAULT_REQUESTS_PER_MINUTE,
         auth=zr.basic_auth(config[zr.API_KEY_SETTING]),
     )
 
@@ -128,7 +122,7 @@ def _retrieved_record(response: requests.Response) -> list[dict]:
 
 
 class ZipRecruiterSink(JobSyncSink):
-    service_key = zr.SERVICE_KEY
+    service_key = zr.SERVICE.key
 
     @cached_property
     def dialect(self) -> zr.Dialect:
@@ -152,7 +146,7 @@ class ZipRecruiterSink(JobSyncSink):
         if missing and self.dialect.warn_once(f"{self.sink_name} properties"):
             self.logger.warning(
                 "%s: %s ignores `properties` (sent comma-joined and as repeated parameters): its answer lacks %s. %s",
-                zr.SERVICE_NAME,
+                zr.SERVICE.name,
                 describe_request("GET", response.url),
                 ", ".join(missing),
                 self.without_properties,
@@ -184,7 +178,7 @@ class ZipRecruiterSink(JobSyncSink):
             self.logger.warning(
                 "%s: %s refused create_time with a UTC offset (%s); sending it as US Pacific wall-clock time from now "
                 "on, as the document's example implies (an assumption: it names no time zone).",
-                zr.SERVICE_NAME,
+                zr.SERVICE.name,
                 path,
                 answer,
             )
@@ -195,7 +189,7 @@ class ZipRecruiterSink(JobSyncSink):
     ) -> list[dict]:
         """Every result of a query action (``skip`` paging, either documented page form)."""
         results: list[dict] = []
-        guard = PageGuard(zr.SERVICE_NAME, f"GET {path}", lambda record: record.get("id"))
+        guard = PageGuard(zr.SERVICE.name, f"GET {path}", lambda record: record.get("id"))
         while True:
             page_params = {**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}
             response = self.get_with_properties(path, page_params, names, collection=collection)
@@ -543,7 +537,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
         missing = zr.missing_properties(search, ("id", "search", "location", "status"))
         if missing:
             msg = (
-                f"{zr.SERVICE_NAME}: GET {path}/{search_id} answered without {', '.join(missing)} and the API ignores "
+                f"{zr.SERVICE.name}: GET {path}/{search_id} answered without {', '.join(missing)} and the API ignores "
                 "`properties`: existing job searches cannot be told apart, so none is submitted (it could be a copy)."
             )
             raise JobSyncError(msg)
@@ -596,10 +590,8 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
 
 
 DESTINATION = Destination(
-    key=zr.SERVICE_KEY,
-    name=zr.SERVICE_NAME,
+    service=zr.SERVICE,
     settings=settings(),
-    secret_settings=zr.SECRET_SETTINGS,
     required_settings=(zr.API_KEY_SETTING,),
     make_client=make_client,
     sinks=(ZipRecruiterSubscribersSink, ZipRecruiterSubscriberSearchesSink),

@@ -439,16 +439,16 @@ def test_top_up_without_a_cap_fails_naming_the_setting(config):
 
 def test_a_mistyped_base_url_fails_at_once_with_no_state_and_no_dead_letters(config, tmp_path):
     dead = tmp_path / "dead.jsonl"
-    wrong = config[jc.BASE_URL_SETTING].replace("/v1", "/v2")
+    wrong = config[jc.SERVICE.base_url_setting].replace("/v1", "/v2")
     run = run_target(
-        {**config, jc.BASE_URL_SETTING: wrong, "dead_letter_path": str(dead)},
+        {**config, jc.SERVICE.base_url_setting: wrong, "dead_letter_path": str(dead)},
         [*messages("jobcase_companies", [COMPANY], "partnerCompanyId"), state_message({"batch": 1})],
     )
     assert run.returncode != 0
     assert run.stdout.strip() == ""
     assert not dead.exists() or dead.read_text() == ""
     last = run.stderr.strip().splitlines()[-1]
-    assert "answered HTTP 404" in last and f"`{jc.BASE_URL_SETTING}`" in last
+    assert "answered HTTP 404" in last and f"`{jc.SERVICE.base_url_setting}`" in last
 
 
 def test_after_a_429_no_worker_sends_to_jobcase_before_the_retry_after_window_ends(config, control):

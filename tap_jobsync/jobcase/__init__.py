@@ -22,9 +22,8 @@ STREAM_TYPES = [
     JobcaseCampaignCostDataStream,
 ]
 
-SERVICE = TapService(
-    key=jc.KEY,
-    name=jc.NAME,
+SOURCE = TapService(
+    service=jc.SERVICE,
     settings=[
         *jc.setting_properties(),
         th.Property(
@@ -35,7 +34,5 @@ SERVICE = TapService(
             "documented; fewer, larger pages use less of the 200 requests a minute.",
         ),
     ],
-    credential_settings=(jc.API_KEY_SETTING,),
-    secret_settings=jc.SECRET_SETTINGS,
     stream_types=lambda config: list(STREAM_TYPES),
 )

@@ -47,10 +47,7 @@ class JobcasePaginator(GuardedPaginator, OffsetPaginator):
 class JobcaseStream(FullTableVersionsStream):
     """Base of the Jobcase streams (one per documented list endpoint)."""
 
-    service_key = jc.KEY
-    service_name = jc.NAME
-    auth_settings = jc.AUTH_SETTINGS
-    default_requests_per_minute = jc.DOCUMENTED_REQUESTS_PER_MINUTE
+    service = jc.SERVICE
     records_key = "results"
     #: schemas/<stream name>.json, next to the streams.
     schema = StreamSchema(SchemaDirectory(SCHEMAS_DIR))
@@ -111,7 +108,7 @@ class JobcaseStream(FullTableVersionsStream):
         refused = self.__dict__.get("_statuses_refused") or []
         self.logger.info(
             "%s: %s statuses seen in records: %s (status filters listed: %s%s)",
-            self.service_name,
+            self.service.name,
             self.name,
             ", ".join(f"{status} {count}" for status, count in sorted(seen.items())) or "none",
             ", ".join(s for s in jc.statuses(self.config, self.status_kind) if s not in refused),

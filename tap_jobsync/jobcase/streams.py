@@ -84,7 +84,7 @@ class JobcaseProductsStream(JobcaseStream):
         if response.status_code in (400, 404):
             endpoint = describe_request(response.request.method or "GET", response.url)
             msg = (
-                f"{self.service_name}: {endpoint} rejected with HTTP {response.status_code}; check the setting "
+                f"{self.service.name}: {endpoint} rejected with HTTP {response.status_code}; check the setting "
                 f"`{jc.PARTNER_ID_SETTING}` ({response.text[:200]})."
             )
             raise ConfigError(msg)

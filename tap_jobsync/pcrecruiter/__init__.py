@@ -21,9 +21,9 @@ _OPERATIONS_PATTERN = r"^[IUDiud]{1,3}$"
 def setting_properties() -> list[th.Property]:
     return [
         th.Property(
-            pcr.BASE_URL_SETTING,
+            pcr.SERVICE.base_url_setting,
             th.StringType,
-            default=pcr.DEFAULT_BASE_URL,
+            default=pcr.SERVICE.default_base_url,
             description="PCRecruiter REST API base URL (ending in /rest/api).",
         ),
         th.Property(pcr.DATABASE_ID_SETTING, th.StringType, description="PCRecruiter database id."),
@@ -71,9 +71,9 @@ def setting_properties() -> list[th.Property]:
             "fewer results than asked while more remain fails the run rather than skipping records.",
         ),
         rate_limit_property(
-            pcr.SERVICE_KEY,
-            pcr.SERVICE_NAME,
-            pcr.DEFAULT_REQUESTS_PER_MINUTE,
+            pcr.SERVICE.key,
+            pcr.SERVICE.name,
+            pcr.SERVICE.default_requests_per_minute,
             "PCRecruiter publishes no limit; set one if your account is throttled.",
         ),
     ]
@@ -112,11 +112,8 @@ def _stream_types(config: t.Mapping[str, t.Any]) -> list[type[Stream]]:
     return [STREAM_TYPES[entity] for entity in check_config(config)]
 
 
-SERVICE = TapService(
-    key=pcr.SERVICE_KEY,
-    name=pcr.SERVICE_NAME,
+SOURCE = TapService(
+    service=pcr.SERVICE,
     settings=setting_properties(),
-    credential_settings=pcr.AUTH_SETTINGS,
-    secret_settings=pcr.SECRET_SETTINGS,
     stream_types=_stream_types,
 )

@@ -64,11 +64,11 @@ class PCRecruiterSessionAuthenticator(APIAuthenticatorBase):
         try:
             response = self.client.request("GET", pcr.ACCESS_TOKEN_PATH, params=params)
         except ServiceAuthError as exc:
-            raise SessionRefusedError(exc.service, exc.status, f"GET {pcr.ACCESS_TOKEN_PATH}", pcr.AUTH_SETTINGS) from None
+            raise SessionRefusedError(exc.service, exc.status, f"GET {pcr.ACCESS_TOKEN_PATH}", pcr.SERVICE.credential_settings) from None
         body = decode_json(response)
         session_id = body.get(pcr.SESSION_ID_KEY) if isinstance(body, dict) else None
         if not session_id:
-            msg = f"{pcr.SERVICE_NAME}: {pcr.ACCESS_TOKEN_PATH} answered without a {pcr.SESSION_ID_KEY}."
+            msg = f"{pcr.SERVICE.name}: {pcr.ACCESS_TOKEN_PATH} answered without a {pcr.SESSION_ID_KEY}."
             raise JobSyncError(msg)
         register_secret(session_id)
         self.logins += 1

@@ -35,7 +35,7 @@ class ChangeTrackingVersionExpiredError(JobSyncError):
         self.minimum = minimum
         named = f" (minimum valid version {minimum})" if minimum is not None else ""
         super().__init__(
-            f"{pcr.SERVICE_NAME}: {stream}: change-tracking version expired{named}; PCRecruiter keeps changes "
+            f"{pcr.SERVICE.name}: {stream}: change-tracking version expired{named}; PCRecruiter keeps changes "
             f"for about {pcr.RETENTION.days} days."
         )
 
@@ -102,10 +102,7 @@ def page_number(response: requests.Response) -> int:
 class PCRecruiterStream(JobSyncStream):
     """Base of the PCRecruiter streams (see module docstring)."""
 
-    service_key = pcr.SERVICE_KEY
-    service_name = pcr.SERVICE_NAME
-    auth_settings = pcr.AUTH_SETTINGS
-    default_requests_per_minute = pcr.DEFAULT_REQUESTS_PER_MINUTE
+    service = pcr.SERVICE
     records_key = pcr.RESULTS_KEY
 
     read_mode: ReadMode = ReadMode()
@@ -174,7 +171,7 @@ class PCRecruiterStream(JobSyncStream):
         version = pcr.parse_version(response.headers.get(pcr.TRACKING_HEADER))
         if version is None:
             msg = (
-                f"{pcr.SERVICE_NAME}: GET {pcr.NULL_PATH} answered no numeric {pcr.TRACKING_HEADER} header; "
+                f"{pcr.SERVICE.name}: GET {pcr.NULL_PATH} answered no numeric {pcr.TRACKING_HEADER} header; "
                 "is change tracking enabled for this database?"
             )
             raise JobSyncError(msg)
@@ -198,7 +195,7 @@ class PCRecruiterStream(JobSyncStream):
                 if exc.status != 401:  # noqa: PLR2004 - HTTP Unauthorized
                     raise
                 # Sessions expire; log in again once. A second 401 is a real auth failure.
-                self.logger.info("%s: session refused (HTTP 401); requesting a new session", self.service_name)
+                self.logger.info("%s: session refused (HTTP 401); requesting a new session", self.service.name)
                 self.authenticator.renew(prepared_request)
                 return call(prepared_request, context)
 

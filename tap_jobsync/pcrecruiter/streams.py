@@ -258,7 +258,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         self.logger.warning(
             "%s: %s: %s is older than PCRecruiter keeps changes (%d days)%s; resyncing in full%s. "
             "Run at least weekly to avoid this.",
-            self.service_name,
+            self.service.name,
             self.name,
             what,
             pcr.RETENTION.days,
@@ -307,7 +307,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
                 break
             self.logger.info(
                 "%s: %s: records were deleted while listing; re-reading from page %d so none is missed",
-                self.service_name,
+                self.service.name,
                 self.name,
                 first_page,
             )
@@ -315,7 +315,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             self.logger.warning(
                 "%s: %s: records kept being deleted while listing (%d passes); not activating this table "
                 "version nor bookmarking it, so the next run lists again.",
-                self.service_name,
+                self.service.name,
                 self.name,
                 MAX_LISTING_PASSES,
             )
@@ -379,7 +379,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
                 self.logger.warning(
                     "%s: %s; `%s` concluded the pull instead (the document names both: END in step 3, STOP in its "
                     "example). %s is sent first from now on (kept in the state).",
-                    self.service_name,
+                    self.service.name,
                     refused[0],
                     header,
                     command,
@@ -387,13 +387,13 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             self._remember_commit(pull, command)
             self.logger.info(
                 "%s: app name %r committed change-tracking version %s",
-                self.service_name,
+                self.service.name,
                 pull.app_name,
                 response.headers.get(pcr.TRACKING_HEADER),
             )
             return
         msg = (
-            f"{pcr.SERVICE_NAME}: could not conclude the change-tracking pull of app name {pull.app_name!r}: "
+            f"{pcr.SERVICE.name}: could not conclude the change-tracking pull of app name {pull.app_name!r}: "
             f"{'; '.join(refused)}. Nothing was committed: the next run reads the same changes again."
         )
         raise JobSyncError(msg)

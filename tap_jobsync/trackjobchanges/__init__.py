@@ -22,9 +22,8 @@ STREAM_TYPES = [
 ]
 
 
-SERVICE = TapService(
-    key=tjc.SERVICE_KEY,
-    name=tjc.SERVICE_NAME,
+SOURCE = TapService(
+    service=tjc.SERVICE,
     settings=[
         *tjc.setting_properties(),
         th.Property(
@@ -35,7 +34,5 @@ SERVICE = TapService(
             "flag was cleared are then not read at all.",
         ),
     ],
-    credential_settings=(tjc.API_KEY_SETTING,),
-    secret_settings=tjc.SECRET_SETTINGS,
     stream_types=lambda config: list(STREAM_TYPES),
 )

@@ -54,10 +54,7 @@ class TrackJobChangesPaginator(GuardedPaginator, PageNumberPaginator):
 class TrackJobChangesStream(FullTableVersionsStream):
     """Every TrackJobChanges stream: records under ``data``, `group` on every call."""
 
-    service_key = tjc.SERVICE_KEY
-    service_name = tjc.SERVICE_NAME
-    auth_settings = tjc.AUTH_SETTINGS
-    default_requests_per_minute = tjc.DEFAULT_REQUESTS_PER_MINUTE
+    service = tjc.SERVICE
     records_key = "data"
     #: schemas/<stream name>.json, next to the streams.
     schema = StreamSchema(SchemaDirectory(Path(__file__).parent / "schemas"))
@@ -78,7 +75,7 @@ class TrackJobChangesStream(FullTableVersionsStream):
         if response.status_code == 404 and tjc.group_param(self.config):
             endpoint = describe_request(response.request.method or "GET", response.url)
             msg = (
-                f"{self.service_name}: {endpoint} answered HTTP 404; check the setting "
+                f"{self.service.name}: {endpoint} answered HTTP 404; check the setting "
                 f"`{tjc.GROUP_SETTING}` (group {self.config[tjc.GROUP_SETTING]!r} may not exist in this account)."
             )
             raise ConfigError(msg)

@@ -98,14 +98,14 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
                 "\"Get connection\" shows it, the list example does not). Every run emits every connection again "
                 "and reads all their employments (one request each); the bookmark cannot advance. Nothing is "
                 "lost, but incremental runs cost as much as full ones.",
-                self.service_name,
+                self.service.name,
                 listed,
             )
             return
         self.logger.warning(
             "%s: %d of %d connections were listed without `employment_checked_at` (still being processed, or not "
             "in the list's answer): they and their employments are emitted on every run until it appears.",
-            self.service_name,
+            self.service.name,
             missing,
             listed,
         )
@@ -124,7 +124,7 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         self.logger.warning(
             "%s: connections were deleted while the list was read (total_count %d -> %d); "
             "keeping the previous bookmark so the next run re-reads anything skipped.",
-            self.service_name,
+            self.service.name,
             *drops[0],
         )
         markers = self.get_context_state(context).get("progress_markers") or {}
@@ -157,7 +157,7 @@ class TrackJobChangesEmploymentsStream(TrackJobChangesStream):
         if response.status_code == 404:
             self.logger.warning(
                 "%s: %s answered 404 (connection destroyed during the run); no employments read for it.",
-                self.service_name,
+                self.service.name,
                 describe_request(response.request.method or "GET", response.url),
             )
             return

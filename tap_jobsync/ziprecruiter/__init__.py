@@ -10,12 +10,9 @@ from tap_jobsync.ziprecruiter.streams import (
     ZipRecruiterSubscribersStream,
 )
 
-SERVICE = TapService(
-    key=zr.SERVICE_KEY,
-    name=zr.SERVICE_NAME,
+SOURCE = TapService(
+    service=zr.SERVICE,
     settings=zr.setting_properties(),
-    credential_settings=(zr.API_KEY_SETTING,),
-    secret_settings=zr.SECRET_SETTINGS,
     stream_types=lambda config: [
         ZipRecruiterSubscribersStream,
         ZipRecruiterSubscriberSearchesStream,

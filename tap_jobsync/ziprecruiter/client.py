@@ -48,10 +48,7 @@ class ZipRecruiterPaginator(GuardedPaginator, OffsetPaginator):
 class ZipRecruiterStream(FullTableVersionsStream):
     """Base of the ZipRecruiter streams: every one is a query action with ``properties``."""
 
-    service_key = zr.SERVICE_KEY
-    service_name = zr.SERVICE_NAME
-    auth_settings = zr.AUTH_SETTINGS
-    default_requests_per_minute = zr.DEFAULT_REQUESTS_PER_MINUTE
+    service = zr.SERVICE
     records_key = "results"
     #: schemas/<stream name>.json, next to the streams.
     schema = StreamSchema(SchemaDirectory(Path(__file__).parent / "schemas"))
@@ -93,7 +90,7 @@ class ZipRecruiterStream(FullTableVersionsStream):
                     "%s: %s ignores `properties` (sent comma-joined and as repeated parameters): its answer lacks "
                     "%s, so %s records are emitted without them. The document does not say how `properties` is "
                     "sent; these fields stay empty until ZipRecruiter answers them.",
-                    self.service_name,
+                    self.service.name,
                     describe_request("GET", response.url),
                     ", ".join(missing),
                     self.name,
