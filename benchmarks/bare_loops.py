@@ -86,7 +86,7 @@ class BareLoop:
                     self.emit(search)
 
     # -- PCRecruiter: a session, then `Page`/`ResultsPerPage` until a short page ----------------------------
-    def pcrecruiter_candidates(self, children: bool) -> None:
+    def pcrecruiter_candidates(self, _children: bool) -> None:  # PCRecruiter entities have no children
         base = self.config["pcrecruiter_base_url"]
         login = {
             "DatabaseId": self.config["pcrecruiter_database_id"],
@@ -108,7 +108,7 @@ class BareLoop:
             page += 1
 
     # -- Jobcase: `offset`/`limit` per status until `count` ------------------------------------------------------
-    def jobcase_jobs(self, children: bool) -> None:
+    def jobcase_jobs(self, _children: bool) -> None:  # Jobcase jobs have no children
         base = self.config["jobcase_base_url"]
         headers = {jc.API_KEY_HEADER: self.config["jobcase_api_key"]}
         limit = int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE)

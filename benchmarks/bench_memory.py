@@ -88,7 +88,12 @@ def table(figures: dict[str, t.Any]) -> str:
         for name, run in figures["runs"].items()
     ]
     return markdown_table(
-        ("process", f"peak RSS at {figures['small']:,}", f"peak RSS at {figures['large']:,}", "growth (target <= +20 %)"),
+        (
+            "process",
+            f"peak RSS at {figures['small']:,}",
+            f"peak RSS at {figures['large']:,}",
+            "growth (target <= +20 %)",
+        ),
         rows,
     )
 

@@ -101,9 +101,13 @@ def measure(quick: bool) -> dict[str, t.Any]:
 
 
 def table(figures: dict[str, t.Any]) -> str:
-    names = ("jobcase_jobs (200/min)", "pcrecruiter_candidates (+20 ms/request)", "target: index of existing Jobcase jobs (200/min)")
+    names = (
+        "jobcase_jobs (200/min)",
+        "pcrecruiter_candidates (+20 ms/request)",
+        "target: index of existing Jobcase jobs (200/min)",
+    )
     rows = []
-    for name, row in zip(names, figures["rows"]):
+    for name, row in zip(names, figures["rows"], strict=True):
         old = row.get("old")
         rows.append(
             (

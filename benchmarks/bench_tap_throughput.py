@@ -31,7 +31,9 @@ STREAM_SIZES: dict[str, t.Callable[[int], dict[str, dict[str, int]]]] = {
     "trackjobchanges_connections": lambda n: {"trackjobchanges": {"connections": n, "pings": 1}},
     "ziprecruiter_subscribers": lambda n: {"ziprecruiter": {"subscribers": n, "batches": 0}},
     "pcrecruiter_candidates": lambda n: {"pcrecruiter": {"candidates": n, "companies": 1, "positions": 1}},
-    "jobcase_jobs": lambda n: {"jobcase": {"companies": max(1, n // 100), "jobs_per_company": 100, "rate_limit_requests": 0}},
+    "jobcase_jobs": lambda n: {
+        "jobcase": {"companies": max(1, n // 100), "jobs_per_company": 100, "rate_limit_requests": 0}
+    },
 }
 
 

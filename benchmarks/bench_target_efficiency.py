@@ -52,7 +52,11 @@ def ziprecruiter_bulk(n: int, *, wait: bool, workdir: Path) -> dict[str, t.Any]:
     input_path = workdir / "bulk.jsonl"
     write_singer_input(input_path, {"ziprecruiter_subscribers": ("email", subscribers(n))}, state_every=10_000)
     with SandboxProcess({"ziprecruiter": {"subscribers": 10, "batches": 0, "batch_delay_ms": 500}}) as sandbox:
-        config = {**sandbox.target_config, "ziprecruiter_wait_for_batches": wait, "ziprecruiter_batch_poll_seconds": 0.2}
+        config = {
+            **sandbox.target_config,
+            "ziprecruiter_wait_for_batches": wait,
+            "ziprecruiter_batch_poll_seconds": 0.2,
+        }
         run_target(config, input_path, workdir=workdir).check()
         counts = sandbox.request_counts("ziprecruiter")
     uploads = counts.get("POST /batch", 0)
@@ -208,7 +212,14 @@ def measure(quick: bool) -> dict[str, t.Any]:
 
 def table(figures: dict[str, t.Any]) -> str:
     bulk = markdown_table(
-        ("ZipRecruiter bulk subscribe", "records", "uploads", "polls", "other calls", "calls per 1,000 (target <= 1 + polls)"),
+        (
+            "ZipRecruiter bulk subscribe",
+            "records",
+            "uploads",
+            "polls",
+            "other calls",
+            "calls per 1,000 (target <= 1 + polls)",
+        ),
         [
             (
                 "waiting for batches" if f["wait_for_batches"] else "not waiting",
@@ -223,7 +234,15 @@ def table(figures: dict[str, t.Any]) -> str:
     )
     b = figures["jobcase_burst"]
     burst = markdown_table(
-        ("Jobcase burst", "sandbox enforces", "requests", "seconds", "achieved / configured (target >= 95 %)", "busiest window", "429s"),
+        (
+            "Jobcase burst",
+            "sandbox enforces",
+            "requests",
+            "seconds",
+            "achieved / configured (target >= 95 %)",
+            "busiest window",
+            "429s",
+        ),
         [
             (
                 f"{b['configured_per_minute']}/min configured",

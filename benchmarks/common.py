@@ -215,9 +215,7 @@ class TapRunner:
                     meta["metadata"]["selected"] = entry["tap_stream_id"] in wanted
         return write_json(self.dir, f"catalog-{'-'.join(sorted(wanted))}.json", catalog)
 
-    def run(
-        self, streams: t.Iterable[str], *, state: dict | None = None, keep_last_state: bool = False
-    ) -> Measured:
+    def run(self, streams: t.Iterable[str], *, state: dict | None = None, keep_last_state: bool = False) -> Measured:
         cmd = [*TAP, "--config", str(self.config_path), "--catalog", str(self.selected_catalog(streams))]
         if state is not None:
             cmd += ["--state", str(write_json(self.dir, "state.json", state))]
@@ -245,13 +243,21 @@ def write_singer_input(
     with open(path, "w", encoding="utf-8") as out:
         for stream, (key, records) in streams.items():
             schema = {"type": "object", "properties": {}}
-            out.write(json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": [key]}) + "\n")
+            out.write(
+                json.dumps({"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": [key]}) + "\n"
+            )
             for record in records:
-                out.write(json.dumps({"type": "RECORD", "stream": stream, "record": record}, separators=(",", ":")) + "\n")
+                out.write(
+                    json.dumps({"type": "RECORD", "stream": stream, "record": record}, separators=(",", ":")) + "\n"
+                )
                 count += 1
                 if state_every and count % state_every == 0:
-                    out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {"upstream": {"sent": count}}}}) + "\n")
-        out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {"upstream": {"sent": count, "done": True}}}}) + "\n")
+                    out.write(
+                        json.dumps({"type": "STATE", "value": {"bookmarks": {"upstream": {"sent": count}}}}) + "\n"
+                    )
+        out.write(
+            json.dumps({"type": "STATE", "value": {"bookmarks": {"upstream": {"sent": count, "done": True}}}}) + "\n"
+        )
     return count
 
 

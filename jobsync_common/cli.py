@@ -73,7 +73,11 @@ def check_input_files(prog: str, argv: t.Sequence[str]) -> None:
             except (OSError, UnicodeDecodeError) as exc:
                 _fail(prog, f"{option} file {value} cannot be read: {exc.__class__.__name__}: {exc}", 2)
             except (json.JSONDecodeError, RecursionError) as exc:
-                where = f" (line {exc.lineno}, column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) else ""
+                where = (
+                    f" (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+                    if isinstance(exc, json.JSONDecodeError)
+                    else ""
+                )
                 _fail(prog, f"{option} file {value} is not valid JSON{where}.", 2)
             if not isinstance(data, dict):
                 _fail(prog, f"{option} file {value} must hold a JSON object, not a {type(data).__name__}.", 2)

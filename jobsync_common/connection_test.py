@@ -15,11 +15,10 @@ import typing as t
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import requests.exceptions
+
 from jobsync_common.errors import APIRejectedError, JobSyncError, RetriesExhaustedError
 from jobsync_common.redact import scrub
-
-if t.TYPE_CHECKING:
-    import requests
 
 OK, FAILED, SKIPPED = "ok", "FAILED", "skipped"
 
@@ -54,7 +53,7 @@ def explain(service: str, base_url_setting: str, error: BaseException) -> str:
     message = message.removeprefix(f"{service}: ")
     if isinstance(error, RetriesExhaustedError):
         return f"{message}; check the setting `{base_url_setting}` and that {service} is reachable."
-    if isinstance(error, APIRejectedError) and error.status == 404:  # noqa: PLR2004 - HTTP Not Found
+    if isinstance(error, APIRejectedError) and error.status == 404:
         return f"{message}; check the setting `{base_url_setting}`."
     if isinstance(error, JobSyncError):
         return message
@@ -68,7 +67,8 @@ def timed_check(
     started = time.monotonic()
     try:
         endpoint, response = call()
-    except Exception as exc:
+    except (JobSyncError, requests.exceptions.RequestException, OSError, ValueError, KeyError, TypeError) as exc:
+        # Whatever a probe can meet becomes its service's FAILED line; the other services are still checked.
         return CheckResult(service, FAILED, explain(service, base_url_setting, exc))
     elapsed = time.monotonic() - started
     return CheckResult(service, OK, f"{endpoint}, HTTP {response.status_code} in {elapsed:.2f} s")

@@ -30,6 +30,7 @@ import ssl
 import threading
 import time
 import typing as t
+import weakref
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import urljoin, urlsplit
@@ -106,11 +107,12 @@ class HttpPolicy:
 
     def wait_seconds(self, retry: int, failure: BaseException | None) -> float:
         """Wait before retry number ``retry`` (1-based): the server's Retry-After, else exponential with jitter."""
-        retry_after = retry_after_seconds(getattr(failure, "response", None))
+        response: requests.Response | None = getattr(failure, "response", None)
+        retry_after = retry_after_seconds(response)
         if retry_after is not None:
             # Never shorter than asked (check() already refused waits over the cap).
             return min(retry_after, self.max_retry_after_seconds) + random.uniform(0, 0.05)  # noqa: S311
-        delay = min(self.max_backoff_seconds, self.backoff_seconds * (2 ** (retry - 1)))
+        delay = min(self.max_backoff_seconds, self.backoff_seconds * 2.0 ** (retry - 1))
         # "Equal jitter": never less than half the nominal delay, never more than it.
         return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - not cryptographic
 
@@ -159,44 +161,67 @@ def host_port(url: str | None) -> str:
     return f"{parts.hostname}:{port}" if parts.hostname else "?"
 
 
-def _causes(exc: BaseException) -> t.Iterator[BaseException]:
+def _causes(exc: BaseException) -> list[BaseException]:
     """The exception, its causes and contexts, and urllib3's wrapped ``reason``s."""
     seen: set[int] = set()
+    found: list[BaseException] = []
     todo: list[BaseException] = [exc]
     while todo:
         current = todo.pop(0)
         if id(current) in seen:
             continue
         seen.add(id(current))
-        yield current
-        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args):
-            if isinstance(linked, BaseException):
-                todo.append(linked)
+        found.append(current)
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        todo.extend(link for link in linked if isinstance(link, BaseException))
+    return found
+
+
+def _refused(error: BaseException) -> bool:
+    return isinstance(error, ConnectionRefusedError) or getattr(error, "errno", None) == errno.ECONNREFUSED
+
+
+#: What a network failure was, tried in order (the first whose test any cause meets), worded for ``host:port``.
+#: Refusals come before timeouts: urllib3's NewConnectionError is (oddly) a ConnectTimeoutError.
+_NETWORK_FAILURES: tuple[tuple[t.Callable[[BaseException], bool], str], ...] = (
+    (_refused, "connection refused by {where} (nothing listens there?)"),
+    (
+        lambda e: isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)),
+        "cannot resolve the host of {where} (DNS lookup failed)",
+    ),
+    (
+        lambda e: isinstance(e, (ssl.SSLError, requests.exceptions.SSLError, urllib3.exceptions.SSLError)),
+        "TLS handshake with {where} failed",
+    ),
+    (
+        lambda e: isinstance(e, (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)),
+        "timed out connecting to {where}",
+    ),
+    (
+        lambda e: isinstance(e, (requests.exceptions.Timeout, socket.timeout, urllib3.exceptions.TimeoutError)),
+        "timed out waiting for {where} to answer",
+    ),
+    (
+        lambda e: isinstance(e, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)),
+        "response body cut short ({where})",
+    ),
+    (
+        lambda e: isinstance(e, (ConnectionResetError, urllib3.exceptions.ProtocolError)),
+        "connection to {where} was reset or closed before the answer",
+    ),
+)
 
 
 def describe_network_failure(exc: BaseException, url: str | None) -> str:
     """What went wrong on the network, naming ``host:port``: refused, DNS, TLS, timed out, reset."""
+    causes = _causes(exc)
+    deadline = next((c for c in causes if isinstance(c, AttemptDeadlineExceeded)), None)
+    if deadline is not None:
+        return str(deadline)
     where = host_port(url)
-    causes = list(_causes(exc))
-    if any(isinstance(c, AttemptDeadlineExceeded) for c in causes):
-        return str(next(c for c in causes if isinstance(c, AttemptDeadlineExceeded)))
-    # Before the timeouts: urllib3's NewConnectionError is (oddly) a ConnectTimeoutError.
-    if any(
-        isinstance(c, ConnectionRefusedError) or getattr(c, "errno", None) == errno.ECONNREFUSED for c in causes
-    ):
-        return f"connection refused by {where} (nothing listens there?)"
-    if any(isinstance(c, (urllib3.exceptions.NameResolutionError, socket.gaierror)) for c in causes):
-        return f"cannot resolve the host of {where} (DNS lookup failed)"
-    if any(isinstance(c, (ssl.SSLError, requests.exceptions.SSLError, urllib3.exceptions.SSLError)) for c in causes):
-        return f"TLS handshake with {where} failed"
-    if any(isinstance(c, (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)) for c in causes):
-        return f"timed out connecting to {where}"
-    if any(isinstance(c, (requests.exceptions.Timeout, socket.timeout, urllib3.exceptions.TimeoutError)) for c in causes):
-        return f"timed out waiting for {where} to answer"
-    if any(isinstance(c, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)) for c in causes):
-        return f"response body cut short ({where})"
-    if any(isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes):
-        return f"connection to {where} was reset or closed before the answer"
+    for test, wording in _NETWORK_FAILURES:
+        if any(test(cause) for cause in causes):
+            return wording.format(where=where)
     return f"connection to {where} failed"
 
 
@@ -214,9 +239,13 @@ def describe_failure(exc: BaseException) -> str:
     return scrub(exc)
 
 
+#: Decoded bodies, decoded once per response (paginators, guards and parsers all read them).
+_decoded: weakref.WeakKeyDictionary[requests.Response, t.Any] = weakref.WeakKeyDictionary()
+
+
 def decode_json(response: requests.Response) -> t.Any:
     """Decode (once) and cache a JSON body; an undecodable body is a retryable failure."""
-    cached = getattr(response, "_jobsync_json", _MISSING)
+    cached = _decoded.get(response, _MISSING)
     if cached is not _MISSING:
         return cached
     content = response.content
@@ -229,7 +258,7 @@ def decode_json(response: requests.Response) -> t.Any:
             method = response.request.method or "GET"
             msg = f"undecodable JSON body ({len(content)} bytes) from {describe_request(method, response.url)}"
             raise RetriableAPIError(msg, response) from exc
-    response._jobsync_json = payload  # type: ignore[attr-defined]
+    _decoded[response] = payload
     return payload
 
 
@@ -239,7 +268,7 @@ _MISSING = object()
 # -- one attempt: deadline and size cap ----------------------------------------------------------------
 
 
-class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):  # noqa: N818 - reads as the event it is
+class AttemptDeadlineExceeded(requests.exceptions.ReadTimeout):
     """The whole answer did not arrive within ``request_timeout`` (a server trickling its body)."""
 
 
@@ -291,7 +320,7 @@ class BoundedAdapter(requests.adapters.HTTPAdapter):
                 sock.settimeout(remaining)
             try:
                 chunk = raw.read1(_CHUNK, decode_content=True)
-            except (urllib3.exceptions.ReadTimeoutError, socket.timeout) as exc:
+            except (TimeoutError, urllib3.exceptions.ReadTimeoutError) as exc:
                 if deadline - time.monotonic() <= 0.001:
                     msg = f"no complete answer from {host_port(request.url)} within request_timeout ({seconds:g}s)"
                     raise AttemptDeadlineExceeded(msg, request=request) from exc
@@ -575,7 +604,11 @@ class ServiceClient:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             if collection and response.status_code in (HTTPStatus.NOT_FOUND, HTTPStatus.METHOD_NOT_ALLOWED):
                 raise EndpointNotFoundError(
-                    self.service, describe_request(method, url), response.status_code, self.base_url_setting, self.base_url
+                    self.service,
+                    describe_request(method, url),
+                    response.status_code,
+                    self.base_url_setting,
+                    self.base_url,
                 )
             if response.status_code not in ok_statuses:
                 self.http.check(response, expect_json=expect_json)

@@ -60,7 +60,7 @@ class SeenKeys:
 class PageGuard:
     """Checks each page of one listing pass (see the module docstring)."""
 
-    def __init__(self, service: str, endpoint: str, key: t.Callable[[dict], t.Hashable] | None) -> None:
+    def __init__(self, service: str, endpoint: str, key: t.Callable[[dict[str, t.Any]], t.Hashable] | None) -> None:
         self.service = service
         self.endpoint = endpoint
         self.key = key

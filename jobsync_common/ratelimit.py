@@ -30,9 +30,7 @@ class RateLimiter:
 
     def __init__(self, requests_per_minute: float | None, *, safety_factor: float = SAFETY_FACTOR) -> None:
         self.requests_per_minute = requests_per_minute or 0
-        self._interval = (
-            60.0 / (self.requests_per_minute * safety_factor) if self.requests_per_minute > 0 else 0.0
-        )
+        self._interval = 60.0 / (self.requests_per_minute * safety_factor) if self.requests_per_minute > 0 else 0.0
         self._lock = threading.Lock()
         self._next_slot = 0.0
         #: No request leaves before this moment (monotonic clock): the server asked us to wait.

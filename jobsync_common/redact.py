@@ -36,6 +36,7 @@ def is_sensitive_name(name: t.Any) -> bool:
     flat = re.sub(r"[^a-z0-9]", "", str(name).lower())
     return str(name).lower() in SENSITIVE_PARAM_NAMES or flat.endswith(_CREDENTIAL_NAME_ENDINGS)
 
+
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
 _pattern: re.Pattern[str] | None = None
@@ -71,11 +72,11 @@ def registered_secrets() -> tuple[str, ...]:
 
 def scrub(text: t.Any) -> str:
     """Return ``text`` as a string with every registered secret replaced."""
-    text = str(text)
+    plain = str(text)
     pattern = _pattern
     if pattern is None:
-        return text
-    return pattern.sub(REDACTED, text)
+        return plain
+    return pattern.sub(REDACTED, plain)
 
 
 def scrub_url(url: str) -> str:
@@ -93,8 +94,7 @@ def scrub_url(url: str) -> str:
         parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
     if parts.query:
         pairs = [
-            (k, REDACTED if is_sensitive_name(k) else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            (k, REDACTED if is_sensitive_name(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
         parts = parts._replace(query=urlencode(pairs, safe="[]"))
     return scrub(urlunsplit(parts))
@@ -119,7 +119,7 @@ class ScrubbingTextStream(io.TextIOBase):
     def __init__(self, wrapped: t.TextIO) -> None:
         self._wrapped = wrapped
 
-    def write(self, s: str) -> int:  # type: ignore[override]
+    def write(self, s: str) -> int:
         self._wrapped.write(scrub(s))
         return len(s)
 
@@ -148,4 +148,4 @@ def install_stderr_scrubber() -> None:
     keeps the stream object it was given.
     """
     if not isinstance(sys.stderr, ScrubbingTextStream):
-        sys.stderr = ScrubbingTextStream(sys.stderr)  # type: ignore[assignment]
+        sys.stderr = ScrubbingTextStream(sys.stderr)

@@ -54,8 +54,8 @@ class ServiceSpec:
         return check_base_url(config, self.base_url_setting)
 
     def connection_settings(
-        self, credentials: t.Sequence[th.Property], *, base_url_description: str
-    ) -> list[th.Property]:
+        self, credentials: t.Sequence[th.Property[t.Any]], *, base_url_description: str
+    ) -> list[th.Property[t.Any]]:
         """The credential, base-URL and rate-limit settings, declared alike for every service."""
         return [
             *credentials,
@@ -63,7 +63,7 @@ class ServiceSpec:
             rate_limit_property(self.key, self.name, self.default_requests_per_minute, self.rate_limit_reason),
         ]
 
-    def credential(self, setting: str, description: str) -> th.Property:
+    def credential(self, setting: str, description: str) -> th.Property[t.Any]:
         """A secret credential setting of this service."""
         return api_key_property(setting, description)
 

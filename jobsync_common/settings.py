@@ -12,7 +12,7 @@ from jobsync_common.http import HttpPolicy
 from jobsync_common.redact import register_secrets
 
 
-def http_tuning_properties() -> list[th.Property]:
+def http_tuning_properties() -> list[th.Property[t.Any]]:
     """Retry, timeout, size and concurrency settings (same names in tap and target), with their valid ranges."""
     policy = HttpPolicy()
 
@@ -20,8 +20,8 @@ def http_tuning_properties() -> list[th.Property]:
         return int(value) if float(value).is_integer() else value
 
     bound = (
-        "A whole request, every attempt and wait included, lasts at most retry_max_tries × request_timeout "
-        "+ (retry_max_tries − 1) × max(retry_max_backoff_seconds, retry_max_retry_after_seconds), plus "
+        "A whole request, every attempt and wait included, lasts at most retry_max_tries * request_timeout "
+        "+ (retry_max_tries - 1) * max(retry_max_backoff_seconds, retry_max_retry_after_seconds), plus "
         "rate-limit pacing."
     )
     return [
@@ -75,16 +75,16 @@ def http_tuning_properties() -> list[th.Property]:
     ]
 
 
-def api_key_property(setting: str, description: str) -> th.Property:
+def api_key_property(setting: str, description: str) -> th.Property[t.Any]:
     """A service credential: secret in --about, sensitive in meltano.yml, scrubbed from output."""
     return th.Property(setting, th.StringType, secret=True, description=description)
 
 
-def base_url_property(setting: str, default: str, description: str) -> th.Property:
+def base_url_property(setting: str, default: str, description: str) -> th.Property[t.Any]:
     return th.Property(setting, th.StringType, default=default, description=description)
 
 
-def rate_limit_property(service_key: str, service_name: str, default: int | None, why: str) -> th.Property:
+def rate_limit_property(service_key: str, service_name: str, default: int | None, why: str) -> th.Property[t.Any]:
     return th.Property(
         f"{service_key}_requests_per_minute",
         th.IntegerType(minimum=0),

@@ -23,7 +23,7 @@ import typing as t
 EXIT_STATUS = {signal.SIGTERM: 143, signal.SIGINT: 130}
 
 
-class StopRequested(BaseException):  # noqa: N818 - a request, as KeyboardInterrupt is
+class StopRequested(BaseException):
     """Raised where work would start after a stop signal (a BaseException: ``except Exception`` lets it pass)."""
 
     def __init__(self, signum: int) -> None:

@@ -53,7 +53,7 @@ def make_changes(control: SandboxClient, run: int) -> list[str]:
     done.append(
         f"PCRecruiter: position {inserted['JobId']} inserted ({inserted['JobTitle']!r} at {company['CompanyName']})"
     )
-    if len(open_positions) >= 2:  # noqa: PLR2004 - one to update, another to delete
+    if len(open_positions) >= 2:
         updated = _pick(open_positions, run)
         title = f"{updated['JobTitle'].split(' (')[0]} (revised in run {run})"
         control.api_control(

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import gen_meltano_settings as meltano_settings  # noqa: E402 - the shared rendering, next to this script
+import gen_meltano_settings as meltano_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANT = "jobsync"

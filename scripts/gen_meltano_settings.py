@@ -46,8 +46,14 @@ BEGIN = "# >>> generated from `{plugin} --about`: run scripts/gen_meltano_settin
 END = "# <<< end of generated block ({plugin})"
 
 # JSON Schema scalar type -> Meltano setting kind.
-KINDS = {"string": "string", "integer": "integer", "number": "decimal", "boolean": "boolean",
-         "object": "object", "array": "array"}
+KINDS = {
+    "string": "string",
+    "integer": "integer",
+    "number": "decimal",
+    "boolean": "boolean",
+    "object": "object",
+    "array": "array",
+}
 
 
 class GeneratorError(Exception):
@@ -137,7 +143,7 @@ def render_block(plugin: str, about_doc: dict[str, t.Any], indent: str) -> list[
         body["settings_group_validation"] = groups
     body["settings"] = meltano_settings(about_doc)
     text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True, width=10**6, default_flow_style=False)
-    lines = [BEGIN.format(plugin=plugin)] + text.rstrip("\n").splitlines() + [END.format(plugin=plugin)]
+    lines = [BEGIN.format(plugin=plugin), *text.rstrip("\n").splitlines(), END.format(plugin=plugin)]
     return [f"{indent}{line}\n" for line in lines]
 
 
@@ -162,7 +168,9 @@ def regenerate(text: str, docs: dict[str, dict[str, t.Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 (and show the diff) when meltano.yml is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 (and show the diff) when meltano.yml is out of date"
+    )
     parser.add_argument("--meltano-yml", type=Path, default=ROOT / "meltano.yml")
     default_python = ROOT / ".venv" / "bin" / "python"
     parser.add_argument(

@@ -36,7 +36,8 @@ def render(text: str) -> str:
         pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
         if not pattern.search(text):
             sys.exit(f"README.md has no '{begin}' ... '{end}' block")
-        text = pattern.sub(lambda _: f"{begin}\n{settings_table(module)}\n{end}", text)
+        block = f"{begin}\n{settings_table(module)}\n{end}"
+        text = pattern.sub(lambda _, block=block: block, text)
     return text
 
 

@@ -44,7 +44,7 @@ class SandboxClient:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - our own URL
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
             raise ControlError(method, url, err.code, err.read().decode("utf-8", "replace")) from None

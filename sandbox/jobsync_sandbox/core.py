@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 if t.TYPE_CHECKING:
     from jobsync_sandbox.server import Sandbox
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def isoformat(value: dt.datetime, *, millis: bool = True) -> str:

@@ -233,7 +233,7 @@ class RequestLog:
 
 
 def _api_classes() -> list[type[SimulatedAPI]]:
-    from jobsync_sandbox.apis import API_CLASSES  # noqa: PLC0415 - avoid an import cycle
+    from jobsync_sandbox.apis import API_CLASSES
 
     return list(API_CLASSES)
 
@@ -289,7 +289,7 @@ class Sandbox:
             for cls in self._api_classes
         }
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> Sandbox:
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> t.Self:
         handler = type("SandboxHandler", (_Handler,), {"sandbox": self})
         self._server = _Server((host, port), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="jobsync-sandbox", daemon=True)
@@ -302,7 +302,7 @@ class Sandbox:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> t.Self:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc: object) -> None:
@@ -368,7 +368,7 @@ class Sandbox:
                 return api, path[len(api.base_path) :] or "/"
         return None, path
 
-    def control(self, method: str, path: str, request: Request) -> Response:  # noqa: C901, PLR0911
+    def control(self, method: str, path: str, request: Request) -> Response:
         parts = [p for p in path.split("/") if p][1:]  # drop "_control"
         body = request.json() or {}
         if parts == ["health"]:
@@ -406,7 +406,9 @@ class Sandbox:
         if parts == ["readings"]:
             if method == "POST":
                 if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
-                    raise HTTPError(400, {"error": 'readings must look like {"jobcase": {"trailing_slash": "optional"}}'})
+                    raise HTTPError(
+                        400, {"error": 'readings must look like {"jobcase": {"trailing_slash": "optional"}}'}
+                    )
                 return json_response(self.set_readings(body))
             return json_response(self.describe_readings())
         if len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and parts[2] == "readings":
@@ -435,7 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     sandbox: Sandbox
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: t.Any) -> None:
         """Quiet: the request log is available through /_control/requests."""
 
     def _handle(self) -> None:
@@ -579,7 +581,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self._abort_quietly()
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
 
 def _strip_parameters(request: Request, names: t.Iterable[str]) -> None:

@@ -128,8 +128,7 @@ READINGS: dict[str, Reading] = {
         default="PUT",
         doc='"Updates a company by company identifier." (no method shown), with the create table\'s "required" '
         "fields repeated for the update",
-        why="The update tables require every field a create requires: a full replacement, i.e. PUT. "
-        "Today's behaviour.",
+        why="The update tables require every field a create requires: a full replacement, i.e. PUT. Today's behaviour.",
     ),
     "products_method": Reading(
         values={
@@ -146,8 +145,7 @@ READINGS: dict[str, Reading] = {
         values={
             "active,expired": "jobs filter on status=active|expired; records say Active/Expired",
             "active,inactive": "status=active|inactive; an expired job is listed (and shown) as Inactive",
-            "active,expired,deleted": "status=active|expired|deleted (deleted lists nothing: the API "
-            "deletes no jobs)",
+            "active,expired,deleted": "status=active|expired|deleted (deleted lists nothing: the API deletes no jobs)",
         },
         default="active,expired",
         doc='"status | string Default: "active" Filter by job status:" (the list of values is empty)',
@@ -157,8 +155,7 @@ READINGS: dict[str, Reading] = {
     "campaign_statuses": Reading(
         values={
             "active,paused,ended": "campaigns filter on status=active|paused|ended (isPaused, endDate passed)",
-            "active,inactive": "status=active|inactive; paused and ended campaigns are listed (and shown) as "
-            "Inactive",
+            "active,inactive": "status=active|inactive; paused and ended campaigns are listed (and shown) as Inactive",
         },
         default="active,paused,ended",
         doc='"status | string Default: "active" Filter by campaign status:" (the list of values is empty)',
@@ -173,7 +170,7 @@ READINGS: dict[str, Reading] = {
         },
         default="required",
         doc="Every URL in the document ends in a slash: \"url: '.../api/platform/v1/company/'\", "
-        "\".../job/%7BjobId%7D/expire/\"",
+        '".../job/%7BjobId%7D/expire/"',
         why="The document's URLs all end in / and the API is a Django REST Framework service, whose "
         "CommonMiddleware answers a slash-less URL with a 301 (a client that follows it for a POST or PUT "
         "turns it into a GET and loses the body).",
@@ -240,7 +237,7 @@ def aggressiveness_problem(value: t.Any) -> bool:
     """ "aggressiveness | number non-empty multiple of 10 [ 10 .. 60 ]": True when ``value`` breaks it."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
         return True
-    return not 10 <= value <= 60 or int(value) % 10 != 0  # noqa: PLR2004 - the documented bounds
+    return not 10 <= value <= 60 or int(value) % 10 != 0
 
 
 def flat_codes(value: t.Any) -> list[t.Any] | None:
@@ -257,6 +254,7 @@ def flat_codes(value: t.Any) -> list[t.Any] | None:
         else:
             flat.append(item)
     return flat
+
 
 DUMP_LIMIT = 10_000
 MAX_PAGE_SIZE = 1000
@@ -480,7 +478,9 @@ def _blank(value: t.Any) -> bool:
 def _require(body: dict, fields: t.Iterable[str], errors: Errors) -> None:
     for field in fields:
         if _blank(body.get(field)):
-            _error(errors, field, "This field is required." if body.get(field) is None else "This field may not be blank.")
+            _error(
+                errors, field, "This field is required." if body.get(field) is None else "This field may not be blank."
+            )
 
 
 def _check_state(body: dict, field: str, errors: Errors) -> None:
@@ -666,9 +666,7 @@ class JobcaseAPI(SimulatedAPI):
             seeded_id=self._seeded_campaign_id,
         )
         self.cost_rows = LazyTable(int(sizes["cost_rows"]) if self.campaigns.seeded else 0, self._seed_cost_row)
-        self.products = [
-            self._seed_product(i) for i in range(1, int(sizes["products"]) + 1)
-        ]
+        self.products = [self._seed_product(i) for i in range(1, int(sizes["products"]) + 1)]
         self.people: dict[str, dict] = {}
         self.next_person_id = 1_000_000
         self.rate_limit_requests = int(sizes["rate_limit_requests"])
@@ -677,7 +675,7 @@ class JobcaseAPI(SimulatedAPI):
         self.estimates: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def _rng(self, kind: str, i: int) -> random.Random:
-        return random.Random(f"{self.seed}:{kind}:{i}")  # noqa: S311 - deterministic test data
+        return random.Random(f"{self.seed}:{kind}:{i}")
 
     def _seed_company(self, k: int) -> dict:
         rng = self._rng("company", k)
@@ -692,8 +690,18 @@ class JobcaseAPI(SimulatedAPI):
             "companyCity": city,
             "companyState": state,
             "companyZipCode": zip_code,
-            "companyContact": {"id": 2 * k - 1, "firstName": "Jack", "lastName": f"Sparrow{k}", "email": f"contact{k}@example.com"},
-            "salesRep": {"id": 2 * k, "firstName": "Sales", "lastName": f"Rep{k}", "email": f"rep{k}@jobcase.example.com"},
+            "companyContact": {
+                "id": 2 * k - 1,
+                "firstName": "Jack",
+                "lastName": f"Sparrow{k}",
+                "email": f"contact{k}@example.com",
+            },
+            "salesRep": {
+                "id": 2 * k,
+                "firstName": "Sales",
+                "lastName": f"Rep{k}",
+                "email": f"rep{k}@jobcase.example.com",
+            },
         }
 
     def _seed_job(self, i: int) -> dict:
@@ -749,12 +757,16 @@ class JobcaseAPI(SimulatedAPI):
             "companyId": (c - 1) % self.companies.seeded + 1,
             "name": f"Campaign {c}",
             "aggressiveness": 10 * (c % 6 + 1),
-            "endDate": iso(dt.datetime(2024, 6, 30, tzinfo=UTC)) if status == "ended" else iso(dt.datetime(2035, 1, 1, tzinfo=UTC)),
+            "endDate": iso(dt.datetime(2024, 6, 30, tzinfo=UTC))
+            if status == "ended"
+            else iso(dt.datetime(2035, 1, 1, tzinfo=UTC)),
             "isPaused": status == "paused",
             "budget": budget,
             "budgetSpent": spent,
             "jobs": jobs,
-            "jobStats": {j: {"budgetSpent": float(spent / len(jobs)) if jobs else 0.0, "totalClicks": c % 4} for j in jobs},
+            "jobStats": {
+                j: {"budgetSpent": float(spent / len(jobs)) if jobs else 0.0, "totalClicks": c % 4} for j in jobs
+            },
         }
 
     def _seeded_campaign_id(self, key: t.Hashable) -> int | None:
@@ -785,7 +797,14 @@ class JobcaseAPI(SimulatedAPI):
             code, title, description = PRODUCT_CATALOG[i - 1]
         else:
             code, title, description = f"product{i}", f"Product {i}", f"Distribution product {i}"
-        return {"id": i, "code": code, "runtime": 30, "shortCode": f"abc:{100 + i}", "description": description, "title": title}
+        return {
+            "id": i,
+            "code": code,
+            "runtime": 30,
+            "shortCode": f"abc:{100 + i}",
+            "description": description,
+            "title": title,
+        }
 
     # -- rendering (records as the API answers them) ------------------------------------------------
     def render_company(self, company: dict) -> dict:
@@ -930,7 +949,12 @@ class JobcaseAPI(SimulatedAPI):
         person = self.people.get(email)
         if person is None:
             self.next_person_id += 1
-            person = {"id": self.next_person_id, "firstName": data.get("firstName"), "lastName": data.get("lastName"), "email": data["email"]}
+            person = {
+                "id": self.next_person_id,
+                "firstName": data.get("firstName"),
+                "lastName": data.get("lastName"),
+                "email": data["email"],
+            }
             self.people[email] = person
         return dict(person)
 
@@ -1004,7 +1028,11 @@ class JobcaseAPI(SimulatedAPI):
             company = dict(self._get_or_404(self.companies, request, "Company"))
             if not isinstance(logo, FilePart) or not logo.content:
                 raise HTTPError(400, {"company_logo": ["No file was submitted."]})
-            company["_logo"] = {"filename": logo.filename, "bytes": len(logo.content), "content_type": logo.content_type}
+            company["_logo"] = {
+                "filename": logo.filename,
+                "bytes": len(logo.content),
+                "content_type": logo.content_type,
+            }
             self.companies.put(company)
             return json_response({"success": True})
 
@@ -1092,7 +1120,9 @@ class JobcaseAPI(SimulatedAPI):
         if errors:
             raise HTTPError(400, errors)
         now = self.clock.now()
-        job = dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": JOB_ACTIVE, **self.JOB_DEFAULTS}
+        job = (
+            dict(existing) if existing else {"partnerId": self.partner_id, "jobStatus": JOB_ACTIVE, **self.JOB_DEFAULTS}
+        )
         for field in ("adNumber", "jobTitle", "jobDescription", "jobCity", "jobState"):
             job[field] = str(body[field]).strip()
         job["companyId"] = body["companyId"]
@@ -1243,16 +1273,20 @@ class JobcaseAPI(SimulatedAPI):
                 _error(errors, "name", "campaign with this name already exists for this company.")
         if errors:
             raise HTTPError(400, errors)
-        campaign = dict(existing) if existing else {
-            "partnerId": self.partner_id,
-            "aggressiveness": 20,
-            "endDate": None,
-            "isPaused": False,
-            "budget": budget,
-            "budgetSpent": Decimal(0),
-            "jobs": [],
-            "jobStats": {},
-        }
+        campaign = (
+            dict(existing)
+            if existing
+            else {
+                "partnerId": self.partner_id,
+                "aggressiveness": 20,
+                "endDate": None,
+                "isPaused": False,
+                "budget": budget,
+                "budgetSpent": Decimal(0),
+                "jobs": [],
+                "jobStats": {},
+            }
+        )
         campaign["companyId"] = body["companyId"]
         campaign["name"] = str(name).strip()
         if aggressiveness is not None:
@@ -1311,7 +1345,9 @@ class JobcaseAPI(SimulatedAPI):
         campaign_id = request.int_arg("campaignId", 0) or None
 
         def matches(row: dict) -> bool:
-            return (job_id is None or row["jobId"] == job_id) and (campaign_id is None or row["campaignId"] == campaign_id)
+            return (job_id is None or row["jobId"] == job_id) and (
+                campaign_id is None or row["campaignId"] == campaign_id
+            )
 
         # Unfiltered, every seeded row matches: paging is arithmetic; a filter scans.
         pattern = Pattern(1, self.cost_rows.seeded) if job_id is None and campaign_id is None else None
@@ -1334,7 +1370,9 @@ class JobcaseAPI(SimulatedAPI):
             if self.estimates[(key, day)] >= ESTIMATES_PER_DAY:
                 tomorrow = dt.datetime.combine(self.clock.now().date() + dt.timedelta(days=1), dt.time.min, UTC)
                 wait = max(1, math.ceil((tomorrow - self.clock.now()).total_seconds()))
-                raise HTTPError(429, {"detail": "Estimate limit of 50 requests per day reached."}, {"Retry-After": str(wait)})
+                raise HTTPError(
+                    429, {"detail": "Estimate limit of 50 requests per day reached."}, {"Retry-After": str(wait)}
+                )
             errors: Errors = {}
             _require(body, ("budget", "jobTitle", "jobDescription"), errors)
             if _blank(body.get("jobZipCode")):
@@ -1342,7 +1380,11 @@ class JobcaseAPI(SimulatedAPI):
             elif len(str(body["jobZipCode"]).strip()) > 7:
                 _error(errors, "jobZipCode", "Ensure this field has no more than 7 characters.")
             _check_state(body, "jobState", errors)
-            budget = _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors) if body.get("budget") is not None else None
+            budget = (
+                _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors)
+                if body.get("budget") is not None
+                else None
+            )
             aggressiveness = body.get("aggressiveness", 20)
             if aggressiveness_problem(aggressiveness):
                 _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
@@ -1422,7 +1464,9 @@ class JobcaseAPI(SimulatedAPI):
                     "budgetSpent": previous["budgetSpent"] + cost,
                     "totalClicks": previous["totalClicks"] + (event == "Click"),
                 }
-            self.campaigns.put({**campaign, "budgetSpent": campaign["budgetSpent"] + Decimal(str(cost)), "jobStats": stats})
+            self.campaigns.put(
+                {**campaign, "budgetSpent": campaign["budgetSpent"] + Decimal(str(cost)), "jobStats": stats}
+            )
             added.append(self.render_cost_row(row))
         return added
 

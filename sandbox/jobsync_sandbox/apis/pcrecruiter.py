@@ -128,7 +128,7 @@ READINGS: dict[str, Reading] = {
         'respectively)", "X-CHANGETRACKING-OPERATION: IU"',
         why="The Headers section defines the header's values as the letters I, U and D and the only example "
         "value is IU; ALL appears only in the introduction's prose. Omitting the header returns all three "
-        "in every reading (\"If this header is omitted, all three types of operations are returned\").",
+        'in every reading ("If this header is omitted, all three types of operations are returned").',
     ),
     "deleted_key": Reading(
         values={
@@ -162,7 +162,7 @@ def parse_operations(value: str) -> str | None:
 
 
 def deleted_key(primary_key: int, *, only_deletes: bool, form: str = "number") -> int | str:
-    """"it will have a minus (-) sign in front of it" (the example: ``"CandidateId": -222222222222222``),
+    """ "it will have a minus (-) sign in front of it" (the example: ``"CandidateId": -222222222222222``),
     but "If only Deleted records are requested, the primary key value will NOT have a minus (-) sign".
     ``form`` is the ``deleted_key`` reading: a negative number, or a string with a minus in front."""
     if only_deletes:
@@ -177,10 +177,11 @@ def expired_version_body(requested: int, minimum: int) -> dict[str, t.Any]:
         "MinimumValidVersion": minimum,
     }
 
+
 INITIAL_VERSION = 1000
 #: Records listed in full by ``dump()``; beyond that only the changed ones are.
 DUMP_LIMIT = 5000
-_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 #: Seeded keys are spaced, 15 digits long like the document's examples.
 _KEY_BASE = {"companies": 110_000_000_000_000, "positions": 220_000_000_000_000, "candidates": 330_000_000_000_000}
 _KEY_STEP = 7
@@ -205,7 +206,11 @@ _LAST = ("Flintstone", "Rubble", "Slate", "Jetson", "Spacely", "Cogswell", "Gazo
 _CITIES = (("Bedrock", "AZ"), ("Orbit City", "CA"), ("Rockvegas", "NV"), ("Cleveland", "OH"), ("Austin", "TX"))
 _TITLES = ("Engineer", "Recruiter", "Dispatcher", "Accountant", "Nurse", "Driver", "Analyst", "Manager")
 _INDUSTRIES = ("Quarrying", "Aerospace", "Healthcare", "Logistics", "Finance", "Retail")
-_STATUSES = {"candidates": ("Active", "Placed", "Inactive"), "companies": ("Client", "Prospect"), "positions": ("Open", "Filled", "On Hold")}
+_STATUSES = {
+    "candidates": ("Active", "Placed", "Inactive"),
+    "companies": ("Client", "Prospect"),
+    "positions": ("Open", "Filled", "On Hold"),
+}
 
 
 @dataclass
@@ -465,7 +470,7 @@ class PCRecruiterAPI(SimulatedAPI):
 
     # -- seeded data ------------------------------------------------------------------------------------
     def generate(self, entity: str, index: int) -> dict[str, t.Any]:
-        rng = random.Random(f"{self.seed}:{entity}:{index}")  # noqa: S311 - deterministic test data
+        rng = random.Random(f"{self.seed}:{entity}:{index}")
         entered = _EPOCH + dt.timedelta(minutes=37 * index)
         city, state = rng.choice(_CITIES)
         common = {
@@ -657,7 +662,9 @@ class PCRecruiterAPI(SimulatedAPI):
         pull = self.pulls.get(key)
         if pull is None:
             entry["rejected"] = True
-            raise _bad_request(f"No change tracking pull in progress for application {name!r}: send '{name} START' first.")
+            raise _bad_request(
+                f"No change tracking pull in progress for application {name!r}: send '{name} START' first."
+            )
         if command in self._commit_commands():
             if not on_null:
                 raise _bad_request(f"Send '{name} {command}' to the null endpoint.")
@@ -838,9 +845,7 @@ class PCRecruiterAPI(SimulatedAPI):
                 "truncated": not listed,
                 "records": [store.record(k) for k in keys],
                 "deleted": sorted(store.deleted),
-                "changes": [
-                    {"version": c.version, "op": c.op, "key": c.key, "at": isoformat(c.at)} for c in store.log
-                ],
+                "changes": [{"version": c.version, "op": c.op, "key": c.key, "at": isoformat(c.at)} for c in store.log],
             }
         return {
             "version": self.version,

@@ -72,6 +72,7 @@ import collections
 import copy
 import datetime as dt
 import hmac
+import itertools
 import random
 import typing as t
 from urllib.parse import parse_qsl
@@ -84,7 +85,7 @@ DUMP_LIMIT = 2000
 GROUP_IDS = tuple(range(101, 121))  # up to 20 groups
 _VIEW_CACHE_SIZE = 8
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 # Seeded timestamps start here, one connection a minute, so a million stay in the past.
 _CONNECTIONS_EPOCH = dt.datetime(2020, 1, 1, tzinfo=UTC)
 _PINGS_EPOCH = dt.datetime(2023, 6, 1, tzinfo=UTC)
@@ -164,14 +165,14 @@ def _hash_flag(seed: int, cid: int, salt: int) -> int:
 class TrackJobChangesAPI(SimulatedAPI):
     name = "trackjobchanges"
     base_path = "/trackjobchanges/api/v1"
-    default_sizes = {
+    default_sizes: t.ClassVar[dict[str, int]] = {
         "connections": 30,
         "employments_per_connection": 3,
         "groups": 2,
         "pings": 5,
         "page_size": PAGE_SIZE,
     }
-    default_credentials = {"api_key": "sandbox-tjc-key"}
+    default_credentials: t.ClassVar[dict[str, t.Any]] = {"api_key": "sandbox-tjc-key"}
     #: "Simply append a page= parameter to paginate through the results."
     paging_parameters = ("page",)
     readings_spec = READINGS
@@ -252,7 +253,7 @@ class TrackJobChangesAPI(SimulatedAPI):
                     "connection_id": cid,
                 }
             )
-        for earlier, later in zip(rows, rows[1:]):
+        for earlier, later in itertools.pairwise(rows):
             earlier["ended_at"] = later["started_at"]
         return rows
 
@@ -537,7 +538,9 @@ class TrackJobChangesAPI(SimulatedAPI):
             if query in p["endpoint"].lower() or any(query in str(v).lower() for v in p["query_params"].values())
         ]
         start = (page - 1) * self.page_size
-        return self._listing("Loaded pings", matches[start : start + self.page_size], page, len(matches), with_total=False)
+        return self._listing(
+            "Loaded pings", matches[start : start + self.page_size], page, len(matches), with_total=False
+        )
 
     # -- connections ----------------------------------------------------------------------------
     @route("GET", "/connections")
@@ -803,4 +806,3 @@ def _connection_matches(record: t.Mapping[str, t.Any], query: str) -> bool:
         employment = record.get(key) or {}
         fields += [employment.get("email"), employment.get("company"), employment.get("title")]
     return any(query in str(f).lower() for f in fields if f)
-

@@ -87,10 +87,54 @@ from jobsync_sandbox.core import (
 )
 
 SOCIAL_TYPES = frozenset(
-    "academiaedu angellist behance bitbucket blogger crunchbase dandyid delicious deviantart digg doyoubuzz "
-    "dribble dribbble econsultancy facebook flavorsme flickr fullcontact getglue gist github goodreads googleplus "
-    "gravatar hackernews hiim klout lanyrd linkedin myspace ohloh orkut pinterest quora reddit scribd skype "
-    "slideshare stackexchange stackoverflow tumblr twitter typepad vk wordpress xing".split()
+    [
+        "academiaedu",
+        "angellist",
+        "behance",
+        "bitbucket",
+        "blogger",
+        "crunchbase",
+        "dandyid",
+        "delicious",
+        "deviantart",
+        "digg",
+        "doyoubuzz",
+        "dribble",
+        "dribbble",
+        "econsultancy",
+        "facebook",
+        "flavorsme",
+        "flickr",
+        "fullcontact",
+        "getglue",
+        "gist",
+        "github",
+        "goodreads",
+        "googleplus",
+        "gravatar",
+        "hackernews",
+        "hiim",
+        "klout",
+        "lanyrd",
+        "linkedin",
+        "myspace",
+        "ohloh",
+        "orkut",
+        "pinterest",
+        "quora",
+        "reddit",
+        "scribd",
+        "skype",
+        "slideshare",
+        "stackexchange",
+        "stackoverflow",
+        "tumblr",
+        "twitter",
+        "typepad",
+        "vk",
+        "wordpress",
+        "xing",
+    ]
 )
 IMAGE_SOURCES = SOCIAL_TYPES  # the document lists the same networks for image_source
 RESUME_EXTENSIONS = (".pdf", ".doc", ".docx", ".rtf")
@@ -229,7 +273,7 @@ class WorkableAPI(SimulatedAPI):
     def index_of(self, candidate_id: str) -> int | None:
         prefix = f"{self.seed:x}"
         rest = candidate_id[len(prefix) :]
-        if not candidate_id.startswith(prefix) or len(rest) < 7:  # noqa: PLR2004
+        if not candidate_id.startswith(prefix) or len(rest) < 7:
             return None
         try:
             index = int(rest, 16)
@@ -276,9 +320,13 @@ class WorkableAPI(SimulatedAPI):
             for n in range(rng.randint(0, 2))
         ]
         slug = f"{person['firstname']}-{person['lastname']}-{index}".lower()
-        social = [{"type": "linkedin", "name": "LinkedIn", "username": None, "url": f"https://www.linkedin.com/in/{slug}"}]
+        social = [
+            {"type": "linkedin", "name": "LinkedIn", "username": None, "url": f"https://www.linkedin.com/in/{slug}"}
+        ]
         if rng.random() < 0.3:
-            social.append({"type": "twitter", "name": "Twitter", "username": slug, "url": f"https://twitter.com/{slug}"})
+            social.append(
+                {"type": "twitter", "name": "Twitter", "username": slug, "url": f"https://twitter.com/{slug}"}
+            )
         has_resume = rng.random() < 0.5
         resume_name = f"{slug}.pdf"
         subdomain = self.credentials.get("subdomain", "sandbox")
@@ -444,7 +492,10 @@ class WorkableAPI(SimulatedAPI):
                 if fields[key] is not None and not isinstance(fields[key], str):
                     errors.add(key, "must be a string")
                 candidate[key] = fields[key]
-        entries = (("education_entries", EDUCATION_FIELDS, "school"), ("experience_entries", EXPERIENCE_FIELDS, "title"))
+        entries = (
+            ("education_entries", EDUCATION_FIELDS, "school"),
+            ("experience_entries", EXPERIENCE_FIELDS, "title"),
+        )
         for key, entry_fields, required in entries:
             if key in fields:
                 candidate[key] = self._put_entries(
@@ -478,7 +529,7 @@ class WorkableAPI(SimulatedAPI):
             candidate[key] = value
         candidate["name"] = f"{candidate['firstname']} {candidate['lastname']}".strip()
 
-    def _put_entries(  # noqa: PLR0913
+    def _put_entries(
         self,
         key: str,
         current: list[dict[str, t.Any]],

@@ -63,7 +63,7 @@ import zoneinfo
 
 from jobsync_sandbox.core import FilePart, HTTPError, Reading, Request, Response, SimulatedAPI, json_response, route
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 # -- the document's rules, restated here (the sandbox imports nothing from the connectors) ----------------
 # The example submits "create_time='2012-05-03 17:01:05'" and later reads back "2012-05-04T00:01:05":
@@ -132,7 +132,7 @@ READINGS: dict[str, Reading] = {
         default="example",
         doc='Query responses: "skip | The value of the "skip" parameter" vs the example\'s "offset":0, '
         '"total_count":"2"; subscriber "email ... For response, the MD5 hash" vs "email_md5"; batch "result | '
-        'JSON string containing results" vs the example\'s object.',
+        "JSON string containing results\" vs the example's object.",
         why="The examples are what the live API sent when the document was written; the tables may describe an "
         "intent. Today's behaviour.",
     ),
@@ -147,7 +147,7 @@ READINGS: dict[str, Reading] = {
         default="comma",
         doc='"properties | all | The resource-specific properties to include in the response." (no format)',
         why='The document writes property lists comma-separated ("Default Response Properties: id, status, '
-        'create_time, complete_time, type, result"). Today\'s behaviour.',
+        "create_time, complete_time, type, result\"). Today's behaviour.",
     ),
     "subscribe_body": Reading(
         values={
@@ -157,7 +157,7 @@ READINGS: dict[str, Reading] = {
             "(400 missing_email / missing_search)",
         },
         default="multipart_or_urlencoded",
-        doc="Every submit example is curl --form (multipart/form-data): \"--form email=user1@domain1.com\"",
+        doc='Every submit example is curl --form (multipart/form-data): "--form email=user1@domain1.com"',
         why="Form fields are form fields to the web frameworks such APIs run on, whatever the encoding; the "
         "examples use --form because the batch example must upload a file. Today's behaviour (the target "
         "sends urlencoded submits), the literal multipart_only is opt-in.",
@@ -168,7 +168,7 @@ READINGS: dict[str, Reading] = {
             "utc": "it is UTC (answered unchanged)",
         },
         default="pacific",
-        doc="The example submits create_time='2012-05-03 17:01:05' and retrieves \"create_time\":\"2012-05-"
+        doc='The example submits create_time=\'2012-05-03 17:01:05\' and retrieves "create_time":"2012-05-'
         '04T00:01:05" (7 hours later; the document names no time zone)',
         why="Seven hours is exactly Pacific daylight time on 3 May 2012 (ZipRecruiter is in Santa Monica).",
     ),
@@ -224,13 +224,13 @@ def _plain(record: t.Mapping[str, t.Any], drop: str) -> dict[str, t.Any]:
 
 def _same_search(record: t.Mapping[str, t.Any], search: str, location: str | None) -> bool:
     """Equal search and location, ignoring case and surrounding spaces (the ``deduplicate`` reading)."""
-    return (record["search"] or "").strip().lower() == search.lower() and (record["location"] or "").strip().lower() == (
-        location or ""
-    ).lower()
+    return (record["search"] or "").strip().lower() == search.lower() and (
+        record["location"] or ""
+    ).strip().lower() == (location or "").lower()
 
 
 def md5_of(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()  # noqa: S324 - the API's choice
+    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()
 
 
 class ZipRecruiterAPI(SimulatedAPI):
@@ -277,7 +277,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         return index if got_kind == kind else None
 
     def _rng(self, *parts: t.Any) -> random.Random:
-        return random.Random(":".join(map(str, (self.seed, *parts))))  # noqa: S311 - test data
+        return random.Random(":".join(map(str, (self.seed, *parts))))
 
     @property
     def subscriber_count(self) -> int:
@@ -465,7 +465,9 @@ class ZipRecruiterAPI(SimulatedAPI):
             raise _error(400, "invalid_content-type", "This sandbox answers application/json only")
         return params
 
-    def _properties(self, params: t.Mapping[str, t.Any], known: tuple[str, ...], default: tuple[str, ...]) -> tuple[str, ...]:
+    def _properties(
+        self, params: t.Mapping[str, t.Any], known: tuple[str, ...], default: tuple[str, ...]
+    ) -> tuple[str, ...]:
         """The properties to answer, as the ``properties_format`` reading parses the parameter."""
         values = [v for v in params.get("properties") or [] if v]
         reading = self.reading("properties_format")
@@ -701,7 +703,9 @@ class ZipRecruiterAPI(SimulatedAPI):
                 "id": self._encode_id(1, index),
                 "subscriber_index": subscriber_index,
                 "create_time": (
-                    _parse_submit_time(create_time, "create_time", self._submit_zone) if create_time else self.clock.now()
+                    _parse_submit_time(create_time, "create_time", self._submit_zone)
+                    if create_time
+                    else self.clock.now()
                 ),
                 "search": search,
                 "location": location,
@@ -746,7 +750,9 @@ class ZipRecruiterAPI(SimulatedAPI):
             found = [self._search(i) for i in self._search_indexes(subscriber_index)]
             matches = [s for s in found if s is not None and self._matches(s, filters)]
             return self._page(
-                params, len(matches), lambda start, stop: [self._render_search(s, properties) for s in matches[start:stop]]
+                params,
+                len(matches),
+                lambda start, stop: [self._render_search(s, properties) for s in matches[start:stop]],
             )
 
     # -- batches ---------------------------------------------------------------------------------------------
@@ -803,7 +809,9 @@ class ZipRecruiterAPI(SimulatedAPI):
         with self.lock:
             matches = [b for b in self._batches if self._matches(b, filters)]
             return self._page(
-                params, len(matches), lambda start, stop: [self._render_batch(b, properties) for b in matches[start:stop]]
+                params,
+                len(matches),
+                lambda start, stop: [self._render_batch(b, properties) for b in matches[start:stop]],
             )
 
     def _complete_due_batches(self, *, everything: bool = False) -> list[str]:
@@ -857,10 +865,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         if rows and rows[0] and rows[0][0].strip().lower() == "email":
             # An optional header row (the document's example has none); unknown names are ignored.
             columns = tuple(cell.strip().lower() for cell in rows.pop(0))
-        return [
-            {name: cell for name, cell in zip(columns, row) if name in known and cell.strip()}
-            for row in rows
-        ]
+        return [{name: cell for name, cell in zip(columns, row) if name in known and cell.strip()} for row in rows]
 
     # -- tests' view ---------------------------------------------------------------------------------------------
     def dump(self) -> dict[str, t.Any]:
@@ -875,7 +880,10 @@ class ZipRecruiterAPI(SimulatedAPI):
         for s in search_indexes:
             record = self._search(s)
             searches.append(
-                {**_plain(record, drop="subscriber_index"), "subscriber_id": self._encode_id(0, record["subscriber_index"])}
+                {
+                    **_plain(record, drop="subscriber_index"),
+                    "subscriber_id": self._encode_id(0, record["subscriber_index"]),
+                }
             )
         batches = [{**self._render_batch(b, BATCH_PROPERTIES), "result": b["result"]} for b in self._batches]
         return {
