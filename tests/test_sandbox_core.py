@@ -21,6 +21,7 @@ import requests
 
 from jobsync_sandbox import Sandbox
 from jobsync_sandbox.client import ControlError, SandboxClient
+from jobsync_sandbox.core import FilePart, parse_multipart
 
 JOBCASE_KEY = {"X-Platform-Api-Key": "sandbox-jobcase-key"}
 TJC_KEY = {"key": "sandbox-tjc-key"}
@@ -255,6 +256,21 @@ def test_drop_applies_the_write_and_loses_the_response(control, sandbox):
         "seq": 0, "time": 0, "arrived": 0, "api": "jobcase", "method": "POST", "path": "/company/", "query": {}, "status": 201,
         "fault": "drop",
     }  # fmt: skip
+
+
+# -- request parsing -----------------------------------------------------------------------------------------
+
+
+def test_multipart_fields_and_files_are_parsed_with_rfc_2231_names_decoded():
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name*=utf-8''company%5Flogo; filename*=utf-8''log%C3%B3.png\r\n"
+        b"Content-Type: image/png\r\n\r\nPNG\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhello\r\n--b--\r\n'
+    )
+    assert parse_multipart("multipart/form-data; boundary=b", body) == {
+        "company_logo": FilePart("logó.png", b"PNG", "image/png"),
+        "note": "hello",
+    }
 
 
 # -- readings ------------------------------------------------------------------------------------------------

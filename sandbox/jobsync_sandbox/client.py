@@ -49,42 +49,54 @@ class SandboxClient:
         except urllib.error.HTTPError as err:
             raise ControlError(method, url, err.code, err.read().decode("utf-8", "replace")) from None
 
+    # JSON from the control endpoints is untyped; each method states the shape its endpoint answers.
     def health(self) -> dict[str, t.Any]:
-        return self._call("GET", "health")
+        answer: dict[str, t.Any] = self._call("GET", "health")
+        return answer
 
     @property
     def base_urls(self) -> dict[str, str]:
-        return self.health()["base_urls"]
+        urls: dict[str, str] = self.health()["base_urls"]
+        return urls
 
-    def reset(self, seed: int = 1, sizes: t.Mapping[str, t.Mapping[str, int]] | None = None) -> dict:
-        return self._call("POST", "reset", json_body={"seed": seed, "sizes": sizes or {}})
+    def reset(self, seed: int = 1, sizes: t.Mapping[str, t.Mapping[str, int]] | None = None) -> dict[str, t.Any]:
+        answer: dict[str, t.Any] = self._call("POST", "reset", json_body={"seed": seed, "sizes": sizes or {}})
+        return answer
 
-    def add_fault(self, **rule: t.Any) -> dict:
-        return self._call("POST", "faults", json_body=rule)
+    def add_fault(self, **rule: t.Any) -> dict[str, t.Any]:
+        fault: dict[str, t.Any] = self._call("POST", "faults", json_body=rule)
+        return fault
 
-    def faults(self) -> list[dict]:
-        return self._call("GET", "faults")
+    def faults(self) -> list[dict[str, t.Any]]:
+        faults: list[dict[str, t.Any]] = self._call("GET", "faults")
+        return faults
 
-    def clear_faults(self) -> dict:
-        return self._call("DELETE", "faults")
+    def clear_faults(self) -> dict[str, t.Any]:
+        answer: dict[str, t.Any] = self._call("DELETE", "faults")
+        return answer
 
-    def set_latency(self, ms: int, api: str | None = None) -> dict:
-        return self._call("POST", "latency", json_body={"api": api, "ms": ms})
+    def set_latency(self, ms: int, api: str | None = None) -> dict[str, t.Any]:
+        answer: dict[str, t.Any] = self._call("POST", "latency", json_body={"api": api, "ms": ms})
+        return answer
 
     def advance_clock(self, seconds: float) -> str:
-        return self._call("POST", "clock", json_body={"advance_seconds": seconds})["now"]
+        now: str = self._call("POST", "clock", json_body={"advance_seconds": seconds})["now"]
+        return now
 
     def now(self) -> str:
-        return self._call("GET", "clock")["now"]
+        now: str = self._call("GET", "clock")["now"]
+        return now
 
     def requests(
         self, api: str | None = None, method: str | None = None, path: str | None = None, limit: int = 1000
-    ) -> dict:
+    ) -> dict[str, t.Any]:
         params = {k: v for k, v in {"api": api, "method": method, "path": path, "limit": limit}.items() if v}
-        return self._call("GET", "requests", params=params)
+        log: dict[str, t.Any] = self._call("GET", "requests", params=params)
+        return log
 
-    def clear_requests(self) -> dict:
-        return self._call("DELETE", "requests")
+    def clear_requests(self) -> dict[str, t.Any]:
+        answer: dict[str, t.Any] = self._call("DELETE", "requests")
+        return answer
 
     def store(self, api: str) -> t.Any:
         return self._call("GET", f"store/{api}")
@@ -94,11 +106,14 @@ class SandboxClient:
 
     def readings(self, api: str | None = None) -> dict[str, t.Any]:
         """Every API's readings, or one API's: ``{name: {"value", "default", "values", "doc", "why"}}``."""
-        return self._call("GET", f"api/{api}/readings" if api else "readings")
+        readings: dict[str, t.Any] = self._call("GET", f"api/{api}/readings" if api else "readings")
+        return readings
 
     def set_readings(self, api: str, **values: str) -> dict[str, t.Any]:
         """Switch readings of one API, e.g. ``set_readings("jobcase", trailing_slash="optional")``."""
-        return self._call("POST", f"api/{api}/readings", json_body=values)
+        readings: dict[str, t.Any] = self._call("POST", f"api/{api}/readings", json_body=values)
+        return readings
 
     def reading(self, api: str, name: str) -> str:
-        return self.readings(api)[name]["value"]
+        value: str = self.readings(api)[name]["value"]
+        return value

@@ -15,8 +15,10 @@ copes with every reading.
 from __future__ import annotations
 
 import datetime as dt
+import email.message
 import email.parser
 import email.policy
+import email.utils
 import json
 import re
 import threading
@@ -102,7 +104,8 @@ class Request:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: t.Mapping[str, str]
+    #: As ``http.server`` parses them: looked up case-insensitively, as HTTP header names are.
+    headers: email.message.Message
     body: bytes = b""
     path_params: dict[str, str] = field(default_factory=dict)
     raw_query: str = ""
@@ -155,16 +158,30 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, t.Any]:
     if not message.is_multipart():
         return fields
     for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+        name = _disposition_param(part, "name")
         if not name:
             continue
-        filename = part.get_param("filename", header="content-disposition")
-        payload = part.get_payload(decode=True) or b""
+        filename = _disposition_param(part, "filename")
+        # Bytes for a leaf part; None for a nested multipart (its parts are not fields of this form).
+        decoded = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         if filename is not None:
             fields[name] = FilePart(filename, payload, part.get_content_type())
         else:
             fields[name] = payload.decode(part.get_content_charset() or "utf-8", "replace")
     return fields
+
+
+def _disposition_param(part: email.message.Message, name: str) -> str | None:
+    """A ``Content-Disposition`` parameter as text.
+
+    The HTTP policy has already decoded an RFC 2231 value (``name*=utf-8''...``); ``Message.get_param``
+    may in general answer it as ``(charset, language, text)``, which collapses to the same text.
+    """
+    value = part.get_param(name, header="content-disposition")
+    if isinstance(value, tuple):
+        return email.utils.collapse_rfc2231_value(value)
+    return value
 
 
 @dataclass
@@ -196,14 +213,18 @@ class HTTPError(Exception):
         self.response = Response(status, body, dict(headers or {}))
 
 
-def route(method: str, pattern: str) -> t.Callable[[t.Callable], t.Callable]:
+#: A handler method of a :class:`SimulatedAPI`: ``(self, request) -> Response``.
+_HandlerMethod = t.TypeVar("_HandlerMethod", bound=t.Callable[..., Response])
+
+
+def route(method: str, pattern: str) -> t.Callable[[_HandlerMethod], _HandlerMethod]:
     """Mark an API method as the handler of ``method`` on paths matching ``pattern``.
 
     ``pattern`` is a regular expression over the path below the API's base path;
     named groups become ``request.path_params``. A trailing slash is optional.
     """
 
-    def mark(func: t.Callable) -> t.Callable:
+    def mark(func: _HandlerMethod) -> _HandlerMethod:
         func.__dict__.setdefault("_routes", []).append((method.upper(), pattern))
         return func
 
@@ -323,7 +344,7 @@ class SimulatedAPI:
 
     # -- dispatch ---------------------------------------------------------------
     def dispatch(self, request: Request) -> Response:
-        handler = None
+        handler: t.Callable[[Request], Response] | None = None
         method_mismatch = False
         for method, regex, attr in self._route_table:
             match = regex.match(request.path)

@@ -312,6 +312,8 @@ class Sandbox:
     def url(self) -> str:
         assert self._server is not None, "sandbox is not started"
         host, port = self._server.server_address[:2]
+        # server_bind() sets server_address from getsockname(), which names an AF_INET host as a str.
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     @property
@@ -479,8 +481,8 @@ class _Handler(BaseHTTPRequestHandler):
             retry_after = fault.retry_after_header()
             headers = {} if retry_after is None else {"Retry-After": retry_after}
             self.sandbox.requests.add(api.name, request, fault.status, "status", arrived)
-            body = fault.body if fault.body is not None else {"error": "injected_fault", "status": fault.status}
-            self._send(json_response(body, fault.status, headers))
+            fault_body = fault.body if fault.body is not None else {"error": "injected_fault", "status": fault.status}
+            self._send(json_response(fault_body, fault.status, headers))
             return
         if kind == "ignore_paging":
             _strip_parameters(request, api.paging_parameters)

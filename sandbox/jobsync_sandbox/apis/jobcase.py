@@ -332,7 +332,11 @@ class Pattern:
         return None
 
 
-class LazyTable:
+#: A table's unique business key: ``partnerCompanyId``, ``adNumber``, ``(companyId, lower-case name)``.
+_Key = t.TypeVar("_Key", bound=t.Hashable)
+
+
+class LazyTable(t.Generic[_Key]):
     """Records ``1..seeded`` made on demand by ``make(id)``; changed and created ones stored.
 
     ``unique_key(record)`` names a record's unique business key and ``seeded_id(key)``
@@ -342,30 +346,30 @@ class LazyTable:
     def __init__(
         self,
         seeded: int,
-        make: t.Callable[[int], dict],
-        unique_key: t.Callable[[dict], t.Hashable] | None = None,
-        seeded_id: t.Callable[[t.Hashable], int | None] | None = None,
+        make: t.Callable[[int], dict[str, t.Any]],
+        unique_key: t.Callable[[dict[str, t.Any]], _Key] | None = None,
+        seeded_id: t.Callable[[_Key], int | None] | None = None,
     ) -> None:
         self.seeded = max(0, seeded)
         self.make = make
         self.unique_key = unique_key
         self.seeded_id = seeded_id
-        self.changed: dict[int, dict] = {}
+        self.changed: dict[int, dict[str, t.Any]] = {}
         self._changed_ids: list[int] = []  # sorted
-        self._key_index: dict[t.Hashable, int] = {}
+        self._key_index: dict[_Key, int] = {}
         self.last_id = self.seeded
 
     def __len__(self) -> int:
         return self.last_id
 
-    def get(self, i: int) -> dict | None:
+    def get(self, i: int) -> dict[str, t.Any] | None:
         if i in self.changed:
             return self.changed[i]
         if 1 <= i <= self.seeded:
             return self.make(i)
         return None
 
-    def put(self, record: dict) -> dict:
+    def put(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         i = record["id"]
         if self.unique_key is not None:
             previous = self.get(i)
@@ -377,11 +381,11 @@ class LazyTable:
         self.changed[i] = record
         return record
 
-    def create(self, record: dict) -> dict:
+    def create(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         self.last_id += 1
         return self.put({"id": self.last_id, **record})
 
-    def find(self, key: t.Hashable) -> int | None:
+    def find(self, key: _Key) -> int | None:
         """Id of the record whose unique key is ``key``."""
         i = self._key_index.get(key)
         if i is not None:
@@ -392,16 +396,17 @@ class LazyTable:
         return None
 
     def select(
-        self, matches: t.Callable[[dict], bool], pattern: Pattern | None, offset: int, limit: int
-    ) -> tuple[int, list[dict]]:
+        self, matches: t.Callable[[dict[str, t.Any]], bool], pattern: Pattern | None, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, t.Any]]]:
         """``(count, page)`` of the records that match, in id order.
 
         With a ``pattern`` (the pristine seeded ids that match), counting and
         finding the page are arithmetic plus the changed records; without one,
         every record is made and tested (fine for small tables).
         """
+        page: list[dict[str, t.Any]] = []
         if pattern is None:
-            count, page = 0, []
+            count = 0
             for i in range(1, self.last_id + 1):
                 record = self.get(i)
                 if record is not None and matches(record):
@@ -426,24 +431,24 @@ class LazyTable:
                 high = mid
             else:
                 low = mid + 1
-        page: list[dict] = []
+        page = []
         hit = bisect.bisect_left(hits, low)
         seeded_next = pattern.first_from(low)
         while len(page) < limit:
             while seeded_next is not None and seeded_next in self.changed:
                 seeded_next = pattern.first_from(seeded_next + 1)
             changed_next = hits[hit] if hit < len(hits) else None
-            if seeded_next is None and changed_next is None:
-                break
-            if changed_next is None or (seeded_next is not None and seeded_next < changed_next):
-                page.append(self.make(seeded_next))  # type: ignore[arg-type]
-                seeded_next = pattern.first_from(seeded_next + 1)  # type: ignore[operator]
-            else:
+            if seeded_next is not None and (changed_next is None or seeded_next < changed_next):
+                page.append(self.make(seeded_next))
+                seeded_next = pattern.first_from(seeded_next + 1)
+            elif changed_next is not None:
                 page.append(self.changed[changed_next])
                 hit += 1
+            else:  # neither seeded nor changed records are left
+                break
         return count, page
 
-    def records(self, limit: int | None = None) -> tuple[list[dict], bool]:
+    def records(self, limit: int | None = None) -> tuple[list[dict[str, t.Any]], bool]:
         """Records in id order for a dump: all, or the first ``limit`` plus every changed one."""
         if limit is None or self.last_id <= limit:
             ids: t.Iterable[int] = range(1, self.last_id + 1)
@@ -463,7 +468,7 @@ def _error(errors: Errors, field: str, message: str) -> None:
     errors.setdefault(field, []).append(message)
 
 
-def _body(request: Request) -> dict:
+def _body(request: Request) -> dict[str, t.Any]:
     body = request.json()
     if not isinstance(body, dict):
         kind = type(body).__name__ if body is not None else "nothing"
@@ -475,7 +480,7 @@ def _blank(value: t.Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
-def _require(body: dict, fields: t.Iterable[str], errors: Errors) -> None:
+def _require(body: dict[str, t.Any], fields: t.Iterable[str], errors: Errors) -> None:
     for field in fields:
         if _blank(body.get(field)):
             _error(
@@ -483,13 +488,13 @@ def _require(body: dict, fields: t.Iterable[str], errors: Errors) -> None:
             )
 
 
-def _check_state(body: dict, field: str, errors: Errors) -> None:
+def _check_state(body: dict[str, t.Any], field: str, errors: Errors) -> None:
     value = body.get(field)
     if not _blank(value) and (not isinstance(value, str) or len(value.strip()) != 2):
         _error(errors, field, "Ensure this field has exactly 2 characters.")
 
 
-def _check_zip(body: dict, field: str, errors: Errors) -> str | None:
+def _check_zip(body: dict[str, t.Any], field: str, errors: Errors) -> str | None:
     """Accept a string or a number; the stored form is the string the tables document."""
     value = body.get(field)
     if _blank(value):
@@ -504,7 +509,7 @@ def _check_zip(body: dict, field: str, errors: Errors) -> str | None:
     return text
 
 
-def _check_url(body: dict, field: str, errors: Errors) -> None:
+def _check_url(body: dict[str, t.Any], field: str, errors: Errors) -> None:
     value = body.get(field)
     if _blank(value):
         return
@@ -529,7 +534,7 @@ def _parse_when(value: t.Any, *, end_of_day: bool = False) -> dt.datetime | None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _check_when(body: dict, field: str, errors: Errors) -> str | None:
+def _check_when(body: dict[str, t.Any], field: str, errors: Errors) -> str | None:
     value = body.get(field)
     if value is None:
         return None
@@ -540,7 +545,7 @@ def _check_when(body: dict, field: str, errors: Errors) -> str | None:
     return iso(moment)
 
 
-def _check_int(body: dict, field: str, errors: Errors, allowed: t.Container[int] | None = None) -> None:
+def _check_int(body: dict[str, t.Any], field: str, errors: Errors, allowed: t.Container[int] | None = None) -> None:
     value = body.get(field)
     if value is None:
         return
@@ -550,7 +555,7 @@ def _check_int(body: dict, field: str, errors: Errors, allowed: t.Container[int]
         _error(errors, field, f'"{value}" is not a valid choice.')
 
 
-def _check_bool(body: dict, field: str, errors: Errors) -> None:
+def _check_bool(body: dict[str, t.Any], field: str, errors: Errors) -> None:
     if body.get(field) is not None and not isinstance(body[field], bool):
         _error(errors, field, "Must be a valid boolean.")
 
@@ -600,23 +605,23 @@ def _money_out(value: Decimal | float) -> float | int:
 
 # Unique keys of the tables, as named functions (not lambdas) so the store pickles
 # (`jobsync-sandbox serve --state-file`, see jobsync_sandbox/persist.py).
-def _partner_company_id(company: dict) -> t.Hashable:
-    return company["partnerCompanyId"]
+def _partner_company_id(company: dict[str, t.Any]) -> str:
+    return str(company["partnerCompanyId"])  # always a string already: stored stripped, seeded formatted
 
 
-def _seeded_company_id(key: t.Hashable) -> int | None:
-    return int(str(key)[3:]) if re.fullmatch(r"PC-\d{6,}", str(key)) else None
+def _seeded_company_id(key: str) -> int | None:
+    return int(key[3:]) if re.fullmatch(r"PC-\d{6,}", key) else None
 
 
-def _ad_number(job: dict) -> t.Hashable:
-    return job["adNumber"]
+def _ad_number(job: dict[str, t.Any]) -> str:
+    return str(job["adNumber"])  # always a string already: stored stripped, seeded formatted
 
 
-def _seeded_job_id(key: t.Hashable) -> int | None:
-    return int(str(key)[3:]) if re.fullmatch(r"AD-\d{7,}", str(key)) else None
+def _seeded_job_id(key: str) -> int | None:
+    return int(key[3:]) if re.fullmatch(r"AD-\d{7,}", key) else None
 
 
-def _campaign_key(campaign: dict) -> t.Hashable:
+def _campaign_key(campaign: dict[str, t.Any]) -> tuple[int, str]:
     return (campaign["companyId"], campaign["name"].strip().lower())
 
 
@@ -665,9 +670,12 @@ class JobcaseAPI(SimulatedAPI):
             unique_key=_campaign_key,
             seeded_id=self._seeded_campaign_id,
         )
-        self.cost_rows = LazyTable(int(sizes["cost_rows"]) if self.campaigns.seeded else 0, self._seed_cost_row)
+        # Cost data rows have no unique key (nor an id in the API): nothing is ever looked up by key.
+        self.cost_rows: LazyTable[t.Never] = LazyTable(
+            int(sizes["cost_rows"]) if self.campaigns.seeded else 0, self._seed_cost_row
+        )
         self.products = [self._seed_product(i) for i in range(1, int(sizes["products"]) + 1)]
-        self.people: dict[str, dict] = {}
+        self.people: dict[str, dict[str, t.Any]] = {}
         self.next_person_id = 1_000_000
         self.rate_limit_requests = int(sizes["rate_limit_requests"])
         self.rate_limit_window = float(sizes["rate_limit_window_seconds"])
@@ -677,7 +685,7 @@ class JobcaseAPI(SimulatedAPI):
     def _rng(self, kind: str, i: int) -> random.Random:
         return random.Random(f"{self.seed}:{kind}:{i}")
 
-    def _seed_company(self, k: int) -> dict:
+    def _seed_company(self, k: int) -> dict[str, t.Any]:
         rng = self._rng("company", k)
         street, city, state, zip_code = PLACES[k % len(PLACES)]
         return {
@@ -704,7 +712,7 @@ class JobcaseAPI(SimulatedAPI):
             },
         }
 
-    def _seed_job(self, i: int) -> dict:
+    def _seed_job(self, i: int) -> dict[str, t.Any]:
         rng = self._rng("job", i)
         street, city, state, zip_code = PLACES[i % len(PLACES)]
         start = JOB_EPOCH + i * JOB_STEP
@@ -746,7 +754,7 @@ class JobcaseAPI(SimulatedAPI):
         first = (company - 1) * self.jobs_per_company + 1
         return sorted({first + (round_ * 3 + n) % self.jobs_per_company for n in range(min(3, self.jobs_per_company))})
 
-    def _seed_campaign(self, c: int) -> dict:
+    def _seed_campaign(self, c: int) -> dict[str, t.Any]:
         status = CAMPAIGN_STATUS_BY_RESIDUE[c % 3]
         budget = Decimal(15 + 5 * (c % 10))
         spent = (budget * Decimal(c % 4) / 10).quantize(Decimal("0.01"))
@@ -769,15 +777,15 @@ class JobcaseAPI(SimulatedAPI):
             },
         }
 
-    def _seeded_campaign_id(self, key: t.Hashable) -> int | None:
-        company, name = key  # type: ignore[misc]
-        match = re.fullmatch(r"campaign (\d+)", str(name))
+    def _seeded_campaign_id(self, key: tuple[int, str]) -> int | None:
+        company, name = key
+        match = re.fullmatch(r"campaign (\d+)", name)
         if not match or not self.companies.seeded:
             return None
         c = int(match.group(1))
         return c if (c - 1) % self.companies.seeded + 1 == company else None
 
-    def _seed_cost_row(self, i: int) -> dict:
+    def _seed_cost_row(self, i: int) -> dict[str, t.Any]:
         campaigns = self.campaigns.seeded
         c = (i - 1) % campaigns + 1
         jobs = self._seeded_campaign_jobs(c)
@@ -792,7 +800,7 @@ class JobcaseAPI(SimulatedAPI):
             "time": iso(COST_EPOCH + i * COST_STEP),
         }
 
-    def _seed_product(self, i: int) -> dict:
+    def _seed_product(self, i: int) -> dict[str, t.Any]:
         if i <= len(PRODUCT_CATALOG):
             code, title, description = PRODUCT_CATALOG[i - 1]
         else:
@@ -807,18 +815,18 @@ class JobcaseAPI(SimulatedAPI):
         }
 
     # -- rendering (records as the API answers them) ------------------------------------------------
-    def render_company(self, company: dict) -> dict:
+    def render_company(self, company: dict[str, t.Any]) -> dict[str, t.Any]:
         # `company_url` = optional: a company created without one has none (as the examples show).
         return {k: v for k, v in company.items() if not k.startswith("_") and (k != "companyUrl" or v is not None)}
 
-    def render_job(self, job: dict) -> dict:
+    def render_job(self, job: dict[str, t.Any]) -> dict[str, t.Any]:
         out = {k: v for k, v in job.items() if v is not None and not k.startswith("_")}
         if self.reading("zip_code_form") == "number":
             out["jobZipCode"] = _digits_as_number(job.get("jobZipCode"))
         out["jobStatus"] = self.job_status(job)
         return out
 
-    def job_status(self, job: dict) -> str:
+    def job_status(self, job: dict[str, t.Any]) -> str:
         """``jobStatus`` as shown: the ``job_statuses`` reading ``active,inactive`` calls an expired job Inactive."""
         if job["jobStatus"] == JOB_EXPIRED and "inactive" in self.job_statuses:
             return _INACTIVE
@@ -832,7 +840,7 @@ class JobcaseAPI(SimulatedAPI):
     def campaign_statuses(self) -> tuple[str, ...]:
         return tuple(self.reading("campaign_statuses").split(","))
 
-    def campaign_status(self, campaign: dict) -> str:
+    def campaign_status(self, campaign: dict[str, t.Any]) -> str:
         if campaign.get("isPaused"):
             state = "Paused"
         else:
@@ -842,7 +850,7 @@ class JobcaseAPI(SimulatedAPI):
             return _INACTIVE
         return state
 
-    def render_campaign(self, campaign: dict) -> dict:
+    def render_campaign(self, campaign: dict[str, t.Any]) -> dict[str, t.Any]:
         jobs = []
         for job_id in campaign["jobs"]:
             job = self.jobs.get(job_id) or {}
@@ -876,7 +884,7 @@ class JobcaseAPI(SimulatedAPI):
         }
 
     @staticmethod
-    def render_cost_row(row: dict) -> dict:
+    def render_cost_row(row: dict[str, t.Any]) -> dict[str, t.Any]:
         return {k: v for k, v in row.items() if k != "id"}
 
     # -- trailing slash, auth and rate limit -------------------------------------------------------------
@@ -896,7 +904,7 @@ class JobcaseAPI(SimulatedAPI):
         if allowed != "both" and request.method != allowed:
             raise HTTPError(405, {"detail": f'Method "{request.method}" not allowed.'}, {"Allow": allowed})
 
-    def _update_body(self, request: Request, existing: dict, required: t.Iterable[str]) -> dict:
+    def _update_body(self, request: Request, existing: dict[str, t.Any], required: t.Iterable[str]) -> dict[str, t.Any]:
         """The body of an update; a PATCH is partial (DRF ``partial=True``): required fields left out keep
         their value."""
         body = _body(request)
@@ -928,20 +936,20 @@ class JobcaseAPI(SimulatedAPI):
             window.append(now)
 
     # -- lookups --------------------------------------------------------------------------------------
-    def _get_or_404(self, table: LazyTable, request: Request, what: str) -> dict:
+    def _get_or_404(self, table: LazyTable[_Key], request: Request, what: str) -> dict[str, t.Any]:
         record = table.get(int(request.path_params["id"]))
         if record is None:
             raise HTTPError(404, {"detail": f"{what} not found."})
         return record
 
-    def _check_company_id(self, body: dict, errors: Errors) -> None:
+    def _check_company_id(self, body: dict[str, t.Any], errors: Errors) -> None:
         value = body.get("companyId")
         if _blank(value):
             return
         if isinstance(value, bool) or not isinstance(value, int) or self.companies.get(value) is None:
             _error(errors, "companyId", f'Invalid pk "{value}" - object does not exist.')
 
-    def _person(self, data: t.Any) -> dict | None:
+    def _person(self, data: t.Any) -> dict[str, t.Any] | None:
         """Contacts and sales reps are reused by email, else created (as documented)."""
         if not isinstance(data, dict) or not data.get("email"):
             return None
@@ -961,7 +969,7 @@ class JobcaseAPI(SimulatedAPI):
     # -- companies ------------------------------------------------------------------------------------
     COMPANY_REQUIRED = COMPANY_REQUIRED_FIELDS
 
-    def _company_from(self, body: dict, existing: dict | None) -> dict:
+    def _company_from(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> dict[str, t.Any]:
         errors: Errors = {}
         required: tuple[str, ...] = self.COMPANY_REQUIRED
         if self.reading("company_url") == "optional":
@@ -1072,7 +1080,7 @@ class JobcaseAPI(SimulatedAPI):
             return None
         return list(dict.fromkeys(codes))
 
-    def _campaign_or_error(self, value: t.Any, errors: Errors) -> dict | None:
+    def _campaign_or_error(self, value: t.Any, errors: Errors) -> dict[str, t.Any] | None:
         if value is None:
             return None
         campaign = self.campaigns.get(value) if isinstance(value, int) and not isinstance(value, bool) else None
@@ -1080,7 +1088,7 @@ class JobcaseAPI(SimulatedAPI):
             _error(errors, "campaignId", f'Invalid pk "{value}" - object does not exist.')
         return campaign
 
-    def _job_from(self, body: dict, existing: dict | None) -> dict:
+    def _job_from(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> dict[str, t.Any]:
         errors: Errors = {}
         _require(body, self.JOB_REQUIRED, errors)
         self._check_company_id(body, errors)
@@ -1139,12 +1147,12 @@ class JobcaseAPI(SimulatedAPI):
             job["_campaignId"] = campaign["id"] if campaign else None
         return job
 
-    def _add_job_to_campaign(self, campaign: dict, job_id: int) -> None:
+    def _add_job_to_campaign(self, campaign: dict[str, t.Any], job_id: int) -> None:
         if job_id not in campaign["jobs"]:
             campaign = {**campaign, "jobs": [*campaign["jobs"], job_id]}
             self.campaigns.put(campaign)
 
-    def _job_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
+    def _job_selection(self, request: Request) -> tuple[t.Callable[[dict[str, t.Any]], bool], Pattern]:
         status = _status_arg(request, self.job_statuses)
         # "inactive" is another name for expired; "deleted" is a status no job ever reaches here.
         wanted = {"active": JOB_ACTIVE, "expired": JOB_EXPIRED, "inactive": JOB_EXPIRED}.get(status)
@@ -1165,11 +1173,12 @@ class JobcaseAPI(SimulatedAPI):
         lo = 1 if since is None else math.ceil((since - JOB_EPOCH) / JOB_STEP)
         hi = self.jobs.seeded if until is None else math.floor((until - JOB_EPOCH) / JOB_STEP)
 
-        def matches(job: dict) -> bool:
+        def matches(job: dict[str, t.Any]) -> bool:
             if job["jobStatus"] != wanted:
                 return False
             start = _parse_when(job["startDate"])
-            return (since is None or start >= since) and (until is None or start <= until)  # type: ignore[operator]
+            assert start is not None, "a stored startDate is always a timestamp written by iso()"
+            return (since is None or start >= since) and (until is None or start <= until)
 
         return matches, Pattern(max(1, lo), hi, EXPIRED_EVERY, residues)
 
@@ -1186,8 +1195,9 @@ class JobcaseAPI(SimulatedAPI):
         body = _body(request)
         with self.lock:
             job = self.jobs.create(self._job_from(body, None))
-            if job["_campaignId"] is not None:
-                self._add_job_to_campaign(self.campaigns.get(job["_campaignId"]), job["id"])  # type: ignore[arg-type]
+            campaign = self.campaigns.get(job["_campaignId"]) if job["_campaignId"] is not None else None
+            if campaign is not None:  # _job_from answered 400 for a campaignId that does not exist
+                self._add_job_to_campaign(campaign, job["id"])
             return json_response(self.render_job(job), 201)
 
     @route("GET", r"/job/(?P<id>\d+)/")
@@ -1244,7 +1254,7 @@ class JobcaseAPI(SimulatedAPI):
         return self._set_job_status(request, JOB_ACTIVE)
 
     # -- campaigns ------------------------------------------------------------------------------------
-    def _campaign_from(self, body: dict, existing: dict | None) -> dict:
+    def _campaign_from(self, body: dict[str, t.Any], existing: dict[str, t.Any] | None) -> dict[str, t.Any]:
         errors: Errors = {}
         _require(body, ("companyId", "name") if existing else ("companyId", "name", "budget"), errors)
         self._check_company_id(body, errors)
@@ -1301,7 +1311,7 @@ class JobcaseAPI(SimulatedAPI):
             campaign["budget"] = campaign["budget"] + add
         return campaign
 
-    def _campaign_selection(self, request: Request) -> tuple[t.Callable[[dict], bool], Pattern]:
+    def _campaign_selection(self, request: Request) -> tuple[t.Callable[[dict[str, t.Any]], bool], Pattern]:
         status = _status_arg(request, self.campaign_statuses)
         # "inactive" (the campaign_statuses reading active,inactive) gathers paused and ended campaigns.
         states = {"paused", "ended"} if status == "inactive" else {status}
@@ -1344,7 +1354,7 @@ class JobcaseAPI(SimulatedAPI):
         job_id = request.int_arg("jobId", 0) or None
         campaign_id = request.int_arg("campaignId", 0) or None
 
-        def matches(row: dict) -> bool:
+        def matches(row: dict[str, t.Any]) -> bool:
             return (job_id is None or row["jobId"] == job_id) and (
                 campaign_id is None or row["campaignId"] == campaign_id
             )
@@ -1390,8 +1400,9 @@ class JobcaseAPI(SimulatedAPI):
                 _error(errors, "aggressiveness", "Ensure this value is a multiple of 10 between 10 and 60.")
             if errors:
                 raise HTTPError(400, errors)
+            assert budget is not None, "budget is required, and _money adds an error whenever it gives None"
             self.estimates[(key, day)] += 1
-            reach = float(budget) * int(aggressiveness) / 20  # type: ignore[arg-type]
+            reach = float(budget) * int(aggressiveness) / 20
             return json_response({"minCandidates": max(1, int(reach / 3)), "maxCandidates": max(2, int(reach * 5))})
 
     # -- products -------------------------------------------------------------------------------------
@@ -1418,7 +1429,7 @@ class JobcaseAPI(SimulatedAPI):
             return self._spend(payload)
         return super().control(action, payload)
 
-    def _spend(self, payload: t.Mapping[str, t.Any]) -> dict:
+    def _spend(self, payload: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         """The campaign spends ``amount`` (no cost row: ``add_cost_events`` spends with cost data)."""
         campaign = self.campaigns.get(int(payload.get("campaign_id") or 0))
         if campaign is None:
@@ -1432,7 +1443,7 @@ class JobcaseAPI(SimulatedAPI):
             raise HTTPError(400, {"error": f"spend {amount} exceeds the campaign's remaining budget {remaining}"})
         return self.render_campaign(self.campaigns.put({**campaign, "budgetSpent": campaign["budgetSpent"] + amount}))
 
-    def _add_cost_events(self, payload: t.Mapping[str, t.Any]) -> list[dict]:
+    def _add_cost_events(self, payload: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
         count = int(payload.get("count", 1))
         if not len(self.campaigns):
             raise HTTPError(400, {"error": "no campaigns to add cost events to"})
@@ -1471,19 +1482,24 @@ class JobcaseAPI(SimulatedAPI):
         return added
 
     def dump(self) -> dict[str, t.Any]:
-        tables = {
-            "companies": (self.companies, self.render_company),
-            "jobs": (self.jobs, self.render_job),
-            "campaigns": (self.campaigns, self.render_campaign),
-            "cost_data": (self.cost_rows, self.render_cost_row),
-        }
         out: dict[str, t.Any] = {"partner_id": self.partner_id, "truncated": [], "counts": {}}
-        for name, (table, render) in tables.items():
-            records, truncated = table.records(DUMP_LIMIT)
-            out[name] = [render(r) for r in records]
-            out["counts"][name] = len(table)
-            if truncated:
-                out["truncated"].append(name)
+        self._dump_table(out, "companies", self.companies, self.render_company)
+        self._dump_table(out, "jobs", self.jobs, self.render_job)
+        self._dump_table(out, "campaigns", self.campaigns, self.render_campaign)
+        self._dump_table(out, "cost_data", self.cost_rows, self.render_cost_row)
         out["products"] = [dict(p) for p in self.products]
         out["counts"]["products"] = len(self.products)
         return out
+
+    @staticmethod
+    def _dump_table(
+        out: dict[str, t.Any],
+        name: str,
+        table: LazyTable[_Key],
+        render: t.Callable[[dict[str, t.Any]], dict[str, t.Any]],
+    ) -> None:
+        records, truncated = table.records(DUMP_LIMIT)
+        out[name] = [render(r) for r in records]
+        out["counts"][name] = len(table)
+        if truncated:
+            out["truncated"].append(name)

@@ -267,7 +267,9 @@ class _EntityStore:
             return None
         if key in self.overrides:
             return self.overrides[key]
-        return self.api.generate(self.name, self.index_of(key))  # type: ignore[arg-type]
+        index = self.index_of(key)
+        assert index is not None  # exists() checked it
+        return self.api.generate(self.name, index)
 
     @property
     def live_count(self) -> int:
@@ -466,7 +468,10 @@ class PCRecruiterAPI(SimulatedAPI):
         self.app_versions: dict[tuple[str, str], int] = {}
         self.pulls: dict[tuple[str, str], _Pull] = {}
         self.commands: list[dict[str, t.Any]] = []
-        self._cache: dict[tuple, list] = {}
+        # Cleared whenever the data or the oldest valid version changes: (entity, query) -> matching live keys,
+        # and (entity, since, operations, query) -> the net changes (key, operation) a change set pages through.
+        self._listing_cache: dict[tuple[str, str], list[int]] = {}
+        self._change_cache: dict[tuple[str, int, str, str], list[tuple[int, str]]] = {}
 
     # -- seeded data ------------------------------------------------------------------------------------
     def generate(self, entity: str, index: int) -> dict[str, t.Any]:
@@ -565,12 +570,16 @@ class PCRecruiterAPI(SimulatedAPI):
             newest = store.prune(cutoff)
             if newest is not None and newest > self.min_valid_version:
                 self.min_valid_version = newest
-                self._cache.clear()
+                self._clear_caches()
 
     def _record_change(self, store: _EntityStore, op: str, key: int) -> None:
         self.version += 1
         store.log_change(_Change(self.version, op, key, self.clock.now()))
-        self._cache.clear()
+        self._clear_caches()
+
+    def _clear_caches(self) -> None:
+        self._listing_cache.clear()
+        self._change_cache.clear()
 
     def _check_version(self, since: int) -> None:
         # `expired_version` = partial: no error; the change set is then what the pruned log still holds.
@@ -657,8 +666,8 @@ class PCRecruiterAPI(SimulatedAPI):
         self.commands.append(entry)
         if command == START_COMMAND:
             # Choice: nothing stored yet for (app, user) -> since None = every record as an insert.
-            pull = self.pulls[key] = _Pull(since=self.app_versions.get(key), temp=self.version)
-            return pull
+            self.pulls[key] = _Pull(since=self.app_versions.get(key), temp=self.version)
+            return self.pulls[key]
         pull = self.pulls.get(key)
         if pull is None:
             entry["rejected"] = True
@@ -728,18 +737,18 @@ class PCRecruiterAPI(SimulatedAPI):
         return {f: record.get(f) for f in fields}
 
     def _listing(
-        self, entity: str, fields: tuple[str, ...], query: str, conditions: list, per_page: int, page: int
-    ) -> tuple[list[dict], int]:
+        self, entity: str, fields: tuple[str, ...], query: str, conditions: list[Condition], per_page: int, page: int
+    ) -> tuple[list[dict[str, t.Any]], int]:
         """A plain listing, ordered by primary key (no change tracking)."""
         store = self.stores[entity]
         start = (page - 1) * per_page
         if not conditions:
             keys = store.live_keys(start, per_page)
             return [self._project(store.record(k) or {}, fields) for k in keys], store.live_count
-        cache_key = ("listing", entity, query.strip().lower())
-        matching = self._cache.get(cache_key)
+        cache_key = (entity, query.strip().lower())
+        matching = self._listing_cache.get(cache_key)
         if matching is None:
-            matching = self._cache[cache_key] = [
+            matching = self._listing_cache[cache_key] = [
                 k for k in store.all_live_keys() if matches(store.record(k) or {}, conditions)
             ]
         keys = matching[start : start + per_page]
@@ -752,10 +761,10 @@ class PCRecruiterAPI(SimulatedAPI):
         ops: str,
         fields: tuple[str, ...],
         query: str,
-        conditions: list,
+        conditions: list[Condition],
         per_page: int,
         page: int,
-    ) -> tuple[list[dict], int]:
+    ) -> tuple[list[dict[str, t.Any]], int]:
         store = self.stores[entity]
         if since is None:
             # App name seen for the first time: every record, as an insert.
@@ -763,8 +772,8 @@ class PCRecruiterAPI(SimulatedAPI):
                 return [], 0
             return self._listing(entity, fields, query, conditions, per_page, page)
         self._check_version(since)
-        cache_key = ("changes", entity, since, ops, query.strip().lower())
-        changes = self._cache.get(cache_key)
+        cache_key = (entity, since, ops, query.strip().lower())
+        changes = self._change_cache.get(cache_key)
         if changes is None:
             changes = []
             for key, op in store.net_changes(since):
@@ -774,7 +783,7 @@ class PCRecruiterAPI(SimulatedAPI):
                 if op != DELETE and conditions and not matches(store.record(key) or {}, conditions):
                     continue
                 changes.append((key, op))
-            self._cache[cache_key] = changes
+            self._change_cache[cache_key] = changes
         start = (page - 1) * per_page
         only_deletes = ops == DELETE
         rows = []

@@ -196,7 +196,10 @@ class TrackJobChangesAPI(SimulatedAPI):
         self.next_employment_id = self.seeded_connections * self.employments_per_connection + 1
         self.harvests: list[dict[str, t.Any]] = []
         self.version = 0
-        self._views: collections.OrderedDict[tuple, array.array] = collections.OrderedDict()
+        # (group, has_new_job, query, store version) -> the matching ids, most recently used last.
+        self._views: collections.OrderedDict[tuple[int | None, bool, str | None, int], array.array[int]] = (
+            collections.OrderedDict()
+        )
         # Recorded pings, one slot per call, in compact parallel arrays.
         self.ping_ms = array.array("q")
         self.ping_endpoint = array.array("B")
@@ -295,6 +298,12 @@ class TrackJobChangesAPI(SimulatedAPI):
         record = self.changed.get(cid)
         return record if record is not None else self._seeded_connection(cid)
 
+    def _live_connection(self, cid: int) -> dict[str, t.Any]:
+        """The connection of an id known to be live (from ``iter_live_ids`` or a view of this store version)."""
+        record = self.connection(cid)
+        assert record is not None, f"connection {cid} is not live"
+        return record
+
     def employments_of(self, cid: int) -> list[dict[str, t.Any]]:
         rows = self.employments.get(cid)
         return rows if rows is not None else self._seeded_employments(cid)
@@ -327,7 +336,7 @@ class TrackJobChangesAPI(SimulatedAPI):
                 yield cid
             cid += 1
 
-    def _matching_ids(self, group: int | None, has_new_job: bool, query: str | None) -> array.array:
+    def _matching_ids(self, group: int | None, has_new_job: bool, query: str | None) -> array.array[int]:
         """Ids passing the filters, computed once per store version (filtered lists need a scan)."""
         key = (group, has_new_job, query, self.version)
         view = self._views.get(key)
@@ -339,7 +348,7 @@ class TrackJobChangesAPI(SimulatedAPI):
             if group is not None and self.group_for(cid) != group:
                 continue
             if has_new_job or query:
-                record = self.connection(cid)
+                record = self._live_connection(cid)
                 if has_new_job and record.get("has_new_job") is not True:
                     continue
                 if query and not _connection_matches(record, query):
@@ -367,7 +376,7 @@ class TrackJobChangesAPI(SimulatedAPI):
             view = self._matching_ids(group, has_new_job, query)
             total = len(view)
             ids = list(view[start : start + self.page_size])
-        return [self.connection(cid) for cid in ids], total
+        return [self._live_connection(cid) for cid in ids], total
 
     # -- pings ----------------------------------------------------------------------------------
     def ping_count(self) -> int:
@@ -487,7 +496,9 @@ class TrackJobChangesAPI(SimulatedAPI):
             raise _error(404, "Connection not found.")
         return cid
 
-    def _listing(self, message: str, rows: list, page: int, total: int | None, *, with_total: bool = True) -> Response:
+    def _listing(
+        self, message: str, rows: list[dict[str, t.Any]], page: int, total: int | None, *, with_total: bool = True
+    ) -> Response:
         body: dict[str, t.Any] = {"status": "SUCCESS", "message": message, "data": rows}
         body["last_page"] = page * self.page_size >= (total or 0)
         if with_total:
@@ -588,7 +599,7 @@ class TrackJobChangesAPI(SimulatedAPI):
         now = isoformat(self.clock.now())
         cid = self.next_id
         domain = text["email"].rpartition("@")[2] or None
-        record = {
+        record: dict[str, t.Any] = {
             "id": cid,
             "created_at": now,
             "has_new_job": None,

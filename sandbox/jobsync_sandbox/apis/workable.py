@@ -427,10 +427,11 @@ class WorkableAPI(SimulatedAPI):
             indexes: t.Iterable[int] = self.indexes_with_email(email) if email is not None else range(self.total)
             start = -1
             if since_id:
-                start = self.index_of(since_id)
-                if start is None:
+                since = self.index_of(since_id)
+                if since is None:
                     raise HTTPError(422, {"error": f"Validation failed: since_id {since_id!r} is not a candidate id"})
-            page = []
+                start = since
+            page: list[dict[str, t.Any]] = []
             more = False
             for index in indexes:
                 if index <= start:
@@ -609,7 +610,8 @@ class WorkableAPI(SimulatedAPI):
                 errors.add(f"{where}.type", f"{kind!r} is not a supported social network")
             elif kind in types:
                 errors.add(f"{where}.type", f"{kind!r} is given twice (one profile per network)")
-            types.add(kind)
+            else:
+                types.add(kind)
             if not isinstance(url, str) or not url.strip():
                 errors.add(f"{where}.url", "can't be blank")
             for field in ("name", "username"):

@@ -315,6 +315,12 @@ class ZipRecruiterAPI(SimulatedAPI):
             return self._seed_subscriber(index)
         return None
 
+    def _known_subscriber(self, index: int) -> dict[str, t.Any]:
+        """The subscriber at an index known to exist (found, checked by ``_subscriber_by_id``, or below the count)."""
+        record = self._subscriber(index)
+        assert record is not None, f"no subscriber at index {index}"
+        return record
+
     def _mutable_subscriber(self, index: int) -> dict[str, t.Any]:
         record = self._subscribers.get(index)
         if record is None:
@@ -386,14 +392,20 @@ class ZipRecruiterAPI(SimulatedAPI):
     def _search_by_id(self, subscriber_index: int, search_id: str) -> int:
         index = self._decode_id(1, search_id)
         search = self._search(index) if index is not None else None
-        if search is None or search["subscriber_index"] != subscriber_index:
+        if index is None or search is None or search["subscriber_index"] != subscriber_index:
             raise _error(404, "unknown_resource", f"No job search with id {search_id!r} for this subscriber")
-        return index  # type: ignore[return-value]
+        return index
+
+    def _known_search(self, index: int) -> dict[str, t.Any]:
+        """The search at an index known to exist (checked by ``_search_by_id``, or listed for its subscriber)."""
+        record = self._search(index)
+        assert record is not None, f"no job search at index {index}"
+        return record
 
     def _mutable_search(self, index: int) -> dict[str, t.Any]:
         record = self._searches.get(index)
         if record is None:
-            record = self._searches[index] = self._search(index)  # type: ignore[assignment]
+            record = self._searches[index] = self._known_search(index)
         return record
 
     def _seed_batch(self, index: int) -> dict[str, t.Any]:
@@ -500,7 +512,9 @@ class ZipRecruiterAPI(SimulatedAPI):
             raise _error(400, "invalid_skip", "skip must be a non-negative integer")
         return limit, skip
 
-    def _page(self, params: t.Mapping[str, t.Any], total: int, rows: t.Callable[[int, int], list[dict]]) -> Response:
+    def _page(
+        self, params: t.Mapping[str, t.Any], total: int, rows: t.Callable[[int, int], list[dict[str, t.Any]]]
+    ) -> Response:
         limit, skip = self._page_args(params)
         results = rows(skip, min(total, skip + limit)) if skip < total else []
         if self.reading("response_forms") == "table":
@@ -541,7 +555,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         properties = self._properties(params, SUBSCRIBER_PROPERTIES, ("id",))
         with self.lock:
             index, _ = self._subscribe(params)
-            return json_response(self._render_subscriber(self._subscriber(index), properties))  # type: ignore[arg-type]
+            return json_response(self._render_subscriber(self._known_subscriber(index), properties))
 
     def _validated_subscription(self, fields: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         email = str(fields.get("email") or "").strip()
@@ -551,7 +565,9 @@ class ZipRecruiterAPI(SimulatedAPI):
             raise _error(400, "invalid_email", f"{email!r} is not a valid email address")
         if not str(fields.get("search") or "").strip():
             raise _error(400, "missing_search", "search is required")
-        clean = {k: str(v).strip() for k, v in fields.items() if k in SUBSCRIBER_SUBMIT_FIELDS and v not in (None, "")}
+        clean: dict[str, t.Any] = {
+            k: str(v).strip() for k, v in fields.items() if k in SUBSCRIBER_SUBMIT_FIELDS and v not in (None, "")
+        }
         if "ip_address" in clean and not IP_RE.match(clean["ip_address"]):
             raise _error(400, "invalid_ip_address", "ip_address must be a dotted quad")
         if "create_time" in clean:
@@ -613,7 +629,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         properties = self._properties(params, SUBSCRIBER_PROPERTIES, SUBSCRIBER_RETRIEVE_DEFAULT)
         with self.lock:
             index = self._subscriber_by_id(request.path_params["id"])
-            return json_response(self._render_subscriber(self._subscriber(index), properties))  # type: ignore[arg-type]
+            return json_response(self._render_subscriber(self._known_subscriber(index), properties))
 
     @route("DELETE", "/subscriber/(?P<id>[^/]+)")
     def deactivate_subscriber(self, request: Request) -> Response:
@@ -622,7 +638,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         with self.lock:
             index = self._subscriber_by_id(request.path_params["id"])
             self._deactivate_subscriber(index)
-            return json_response(self._render_subscriber(self._subscriber(index), properties))  # type: ignore[arg-type]
+            return json_response(self._render_subscriber(self._known_subscriber(index), properties))
 
     @route("GET", "/subscriber")
     def query_subscribers(self, request: Request) -> Response:
@@ -636,8 +652,7 @@ class ZipRecruiterAPI(SimulatedAPI):
                     params,
                     self.subscriber_count,
                     lambda start, stop: [
-                        self._render_subscriber(self._subscriber(i), properties)  # type: ignore[arg-type]
-                        for i in range(start, stop)
+                        self._render_subscriber(self._known_subscriber(i), properties) for i in range(start, stop)
                     ],
                 )
             matches = self._matching_subscribers(filters)
@@ -645,8 +660,7 @@ class ZipRecruiterAPI(SimulatedAPI):
                 params,
                 len(matches),
                 lambda start, stop: [
-                    self._render_subscriber(self._subscriber(i), properties)  # type: ignore[arg-type]
-                    for i in matches[start:stop]
+                    self._render_subscriber(self._known_subscriber(i), properties) for i in matches[start:stop]
                 ],
             )
 
@@ -662,7 +676,7 @@ class ZipRecruiterAPI(SimulatedAPI):
             candidates = [] if found is None or self._subscriber(found) is None else [found]
         else:
             candidates = range(self.subscriber_count)
-        return [i for i in candidates if self._matches(self._subscriber(i), filters)]  # type: ignore[arg-type]
+        return [i for i in candidates if self._matches(self._known_subscriber(i), filters)]
 
     @property
     def _submit_zone(self) -> dt.tzinfo:
@@ -725,7 +739,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         with self.lock:
             subscriber_index = self._subscriber_by_id(request.path_params["sid"])
             index = self._search_by_id(subscriber_index, request.path_params["id"])
-            return json_response(self._render_search(self._search(index), properties))  # type: ignore[arg-type]
+            return json_response(self._render_search(self._known_search(index), properties))
 
     @route("DELETE", "/subscriber/(?P<sid>[^/]+)/searches/(?P<id>[^/]+)")
     def deactivate_search(self, request: Request) -> Response:
@@ -861,7 +875,8 @@ class ZipRecruiterAPI(SimulatedAPI):
         """Rows of a batch file: positional columns, or named ones after a header row."""
         text = content.decode("utf-8-sig")
         rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
-        known = columns = SUBSCRIBE_COLUMNS if kind == "subscribe" else UNSUBSCRIBE_COLUMNS
+        known: tuple[str, ...] = SUBSCRIBE_COLUMNS if kind == "subscribe" else UNSUBSCRIBE_COLUMNS
+        columns = known
         if rows and rows[0] and rows[0][0].strip().lower() == "email":
             # An optional header row (the document's example has none); unknown names are ignored.
             columns = tuple(cell.strip().lower() for cell in rows.pop(0))
@@ -872,13 +887,13 @@ class ZipRecruiterAPI(SimulatedAPI):
         self._complete_due_batches()
         truncated = self.subscriber_count > DUMP_LIMIT
         indexes = sorted(self._subscribers) if truncated else range(self.subscriber_count)
-        subscribers = [_plain(self._subscriber(i), drop="search_count") for i in indexes]
+        subscribers = [_plain(self._known_subscriber(i), drop="search_count") for i in indexes]
         search_indexes: t.Iterable[int] = (
             sorted(self._searches) if truncated else (s for i in indexes for s in self._search_indexes(i))
         )
         searches = []
         for s in search_indexes:
-            record = self._search(s)
+            record = self._known_search(s)
             searches.append(
                 {
                     **_plain(record, drop="subscriber_index"),
