@@ -262,7 +262,7 @@ class JobSyncSink(BatchSink):
     def _dead_letter(self, record: dict, reason: str, status: int | None, endpoint: str | None) -> None:
         self.tally(REJECTED)
         self.finished()
-        self.jobsync_target.dead_letter(
+        self.jobsync_target.dead_letters.write(
             stream=self.stream_name,
             sink=self.sink_name,
             record=record,

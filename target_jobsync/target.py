@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import threading
@@ -20,9 +19,9 @@ from singer_sdk.singerlib.json import deserialize_json
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError, invalid_settings
-from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from target_jobsync import connection_test
+from target_jobsync.dead_letters import DEAD_LETTER_SETTING, DeadLetters
 from target_jobsync.jobcase import DESTINATION as JOBCASE
 from target_jobsync.workable import DESTINATION as WORKABLE
 from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
@@ -38,10 +37,6 @@ DESTINATIONS: tuple[Destination, ...] = (WORKABLE, ZIPRECRUITER, JOBCASE)
 SINKS: dict[str, tuple[Destination, type[JobSyncSink]]] = {
     sink.sink_name: (destination, sink) for destination in DESTINATIONS for sink in destination.sinks
 }
-
-
-class RecordRejectedError(JobSyncError):
-    """A record was refused and no dead-letter file is configured."""
 
 
 class InputLineError(JobSyncError):
@@ -150,7 +145,7 @@ class TargetJobSync(Target):
             '{"positions_for_jobcase": "jobcase_jobs"}. Stream names equal to a sink name need no route.',
         ),
         th.Property(
-            "dead_letter_path",
+            DEAD_LETTER_SETTING,
             th.StringType,
             description="JSONL file that receives records the destination rejects, with the reason. "
             "Without it, a rejected record fails the run.",
@@ -182,7 +177,6 @@ class TargetJobSync(Target):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._clients: dict[str, ServiceClient] = {}
         self._clients_lock = threading.Lock()
-        self._dead_letter_lock = threading.Lock()
         self._summaries: dict[str, dict[str, t.Any]] = {}
         #: What the last printed STATE confirmed: (input line, records received, records done).
         self._confirmed: tuple[int, int, int] = (0, 0, 0)
@@ -191,8 +185,9 @@ class TargetJobSync(Target):
         except ConfigValidationError as exc:
             raise invalid_settings(exc) from None
         register_config_secrets(self.config, (s for d in DESTINATIONS for s in d.secret_settings))
-        for setting in ("dead_letter_path", "summary_path"):
+        for setting in (DEAD_LETTER_SETTING, "summary_path"):
             check_writable_file(self.config, setting)
+        self.dead_letters = DeadLetters(self.config.get(DEAD_LETTER_SETTING), self.logger)
         register_run(self)
 
     # -- routing ---------------------------------------------------------------------------
@@ -275,42 +270,6 @@ class TargetJobSync(Target):
             f"{covered}; {pending} records received after it are not confirmed ({done - confirmed_done} of them "
             "were written). Re-run from the last confirmed STATE: the writes are idempotent."
         )
-
-    def dead_letter(
-        self,
-        *,
-        stream: str,
-        sink: str,
-        record: dict,
-        reason: str,
-        status: int | None,
-        endpoint: str | None,
-        key: str,
-    ) -> None:
-        path = self.config.get("dead_letter_path")
-        if not path:
-            where = f" (HTTP {status} from {endpoint})" if status else ""
-            msg = (
-                f"Record {key} of stream {stream!r} was rejected{where}: {reason}. "
-                "Set `dead_letter_path` to collect rejected records instead of failing."
-            )
-            raise RecordRejectedError(msg)
-        line = {
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "stream": stream,
-            "sink": sink,
-            "key": key,
-            "status": status,
-            "endpoint": endpoint,
-            "error": scrub(reason),
-            "record": record,
-        }
-        with self._dead_letter_lock:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line, default=str) + "\n")
-        self.logger.warning("Dead-lettered record %s of %s: %s", key, stream, scrub(reason))
 
     # -- reporting ---------------------------------------------------------------------------
     def process_endofpipe(self) -> None:
