@@ -323,9 +323,6 @@ class JobcaseClient(ServiceClient):
         #: The method each write endpoint answered to (see ``JobcaseSink.send_write``), for the rest of the run.
         self.methods: dict[str, str] = {}
         self.methods_lock = threading.Lock()
-        # Company batches being written: jobs and campaigns wait for them before resolving partnerCompanyId.
-        self.company_batches = threading.Condition()
-        self.company_batches_in_flight = 0
         self.budget_guard = budget_guard
 
 
@@ -497,21 +494,6 @@ class JobcaseSink(JobSyncSink):
             raise exc
         return existing
 
-    def wait_for_companies(self) -> None:
-        """Write the company records received so far before resolving ``partnerCompanyId``.
-
-        The target drains sinks in parallel: a job may arrive in the same batch
-        window as the company it names. Pending company records are drained here
-        (in this thread), and batches another thread is writing are waited for.
-        """
-        target = self.jobsync_target
-        for sink in list(target._sinks_active.values()):  # noqa: SLF001 - the target's sinks, as target.py reads them
-            if isinstance(sink, JobcaseCompaniesSink):
-                target.drain_one(sink)
-        client = self.jobcase
-        with client.company_batches:
-            client.company_batches.wait_for(lambda: client.company_batches_in_flight == 0)
-
     def resolve_company_id(self, record: dict) -> int | None:
         """``companyId``, or the id of the company whose ``partnerCompanyId`` the record names."""
         if record.get("companyId") is not None:
@@ -532,21 +514,6 @@ class JobcaseCompaniesSink(JobcaseSink):
 
     sink_name = "jobcase_companies"
     match_fields = ("partnerCompanyId",)
-
-    def start_drain(self) -> dict:
-        client = self.jobcase
-        with client.company_batches:
-            client.company_batches_in_flight += 1
-        return super().start_drain()
-
-    def process_batch(self, context: dict) -> None:
-        client = self.jobcase
-        try:
-            super().process_batch(context)
-        finally:
-            with client.company_batches:
-                client.company_batches_in_flight -= 1
-                client.company_batches.notify_all()
 
     def payload(self, record: dict) -> dict:
         payload = _pick(record, COMPANY_FIELDS)
@@ -599,11 +566,8 @@ class JobcaseJobsSink(JobcaseSink):
 
     sink_name = "jobcase_jobs"
     match_fields = ("adNumber",)
-
-    def process_batch(self, context: dict) -> None:
-        if any(r.get("companyId") is None for r in context.get("records", [])):
-            self.wait_for_companies()
-        super().process_batch(context)
+    # A job may name its company by partnerCompanyId: companies received before it are written first.
+    depends_on = (JobcaseCompaniesSink.sink_name,)
 
     def write_record(self, record: dict) -> str:
         key = record["adNumber"]
@@ -687,11 +651,8 @@ class JobcaseCampaignsSink(JobcaseSink):
 
     sink_name = "jobcase_campaigns"
     match_fields = ("companyId", "partnerCompanyId", "name")
-
-    def process_batch(self, context: dict) -> None:
-        if any(r.get("companyId") is None for r in context.get("records", [])):
-            self.wait_for_companies()
-        super().process_batch(context)
+    # A campaign may name its company by partnerCompanyId, as a job does.
+    depends_on = (JobcaseCompaniesSink.sink_name,)
 
     @property
     def budget_guard(self) -> BudgetGuard:

@@ -29,7 +29,7 @@ from jobsync_common.redact import scrub
 
 if t.TYPE_CHECKING:
     from jobsync_common.http import ServiceClient
-    from target_jobsync.target import TargetJobSync
+    from target_jobsync.dead_letters import DeadLetters
 
 CREATED = "created"
 UPDATED = "updated"
@@ -75,10 +75,16 @@ class JobSyncSink(BatchSink):
     default_batch_size: t.ClassVar[int] = 200
     #: Record fields that identify one destination object (writes to one key stay in order).
     match_fields: t.ClassVar[tuple[str, ...]] = ()
+    #: Sinks whose records must be written before this sink's (the target drains them first).
+    depends_on: t.ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, target: TargetJobSync, *args: t.Any, **kwargs: t.Any) -> None:
-        self.jobsync_target = target
-        super().__init__(target, *args, **kwargs)
+    #: The destination's HTTP client (shared by the destination's sinks) and the run's dead-letter file,
+    #: handed over by the target when it creates the sink (see :meth:`attach`).
+    client: ServiceClient
+    dead_letters: DeadLetters
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.request_stats = RequestStats()
         #: Records this sink took in, and records whose write (or rejection) finished.
@@ -89,6 +95,11 @@ class JobSyncSink(BatchSink):
         self._outcomes_lock = threading.Lock()
         self.input_schema = load_input_schema(self.sink_name)
         self._input_validator = jsonschema.Draft7Validator(self.input_schema)
+
+    def attach(self, *, client: ServiceClient, dead_letters: DeadLetters) -> None:
+        """Receive what this sink writes through; the target calls it once, right after creating the sink."""
+        self.client = client
+        self.dead_letters = dead_letters
 
     # -- singer-sdk hooks ------------------------------------------------------------------
     @property
@@ -132,10 +143,6 @@ class JobSyncSink(BatchSink):
         self._release_suspects()
 
     # -- writing ----------------------------------------------------------------------------
-    @property
-    def client(self) -> ServiceClient:
-        return self.jobsync_target.service_client(self.service_key)
-
     def request(
         self,
         method: str,
@@ -262,7 +269,7 @@ class JobSyncSink(BatchSink):
     def _dead_letter(self, record: dict, reason: str, status: int | None, endpoint: str | None) -> None:
         self.tally(REJECTED)
         self.finished()
-        self.jobsync_target.dead_letters.write(
+        self.dead_letters.write(
             stream=self.stream_name,
             sink=self.sink_name,
             record=record,
