@@ -24,9 +24,9 @@ from singer_sdk import typing as th
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError, excerpt
 from jobsync_common.http import ServiceClient, decode_json
-from jobsync_common.paging import PageGuard, pages_for
+from jobsync_common.paging import PageGuard
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
 
 # -- what only the target needs of the document: write methods, required fields, campaign rules ----------
 
@@ -454,17 +454,21 @@ class JobcaseSink(JobSyncSink):
         return self.send_write(f"{kind} updates", UPDATE_METHODS, path, payload, **kwargs)
 
     def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict]:
-        guard = PageGuard(jc.SERVICE.name, f"GET /{path}", lambda record: record.get("id"))
-        offset: int | None = 0
-        while offset is not None:
-            response = self.request(
-                "GET", path, params={**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE}, collection=True
-            )
+        """Every object of a ``{"count", "results"}`` listing, paged by ``offset`` (see ``jc.next_offset``)."""
+
+        def fetch_page(offset: int) -> Page:
+            page_params = {**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE}
+            response = self.request("GET", path, params=page_params, collection=True)
             payload = decode_json(response)
-            results = (payload or {}).get("results") or [] if isinstance(payload, dict) else []
-            guard.check(response.content, results, pages_allowed=pages_for((payload or {}).get("count"), jc.LIST_PAGE_SIZE) if isinstance(payload, dict) else None)
-            yield from results
-            offset = jc.next_offset(offset, payload, jc.LIST_PAGE_SIZE)
+            body = payload if isinstance(payload, dict) else {}
+            count = body.get("count")
+            return Page(response.content, payload, body.get("results") or [], count if isinstance(count, int) else None)
+
+        def next_offset(offset: int, page: Page) -> int | None:
+            return jc.next_offset(offset, page.payload, jc.LIST_PAGE_SIZE)
+
+        guard = PageGuard(jc.SERVICE.name, f"GET /{path}", lambda record: record.get("id"))
+        yield from iter_pages(fetch_page, next_offset, guard, first=0, page_size=jc.LIST_PAGE_SIZE)
 
     def create_once(self, index: ObjectIndex, key: t.Hashable, path: str, body: dict) -> dict:
         """POST a create exactly once and return the object (see the module docstring)."""

@@ -15,6 +15,7 @@ import json
 import threading
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from singer_sdk import BatchSink
 from jobsync_common import stopping
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import RequestStats
+from jobsync_common.paging import PageGuard, pages_for
 from jobsync_common.redact import scrub
 
 if t.TYPE_CHECKING:
@@ -62,6 +64,43 @@ class RecordRejected(JobSyncError):
 
 def load_input_schema(sink_name: str) -> dict[str, t.Any]:
     return json.loads((SCHEMAS_DIR / f"{sink_name}.json").read_text())
+
+
+Token = t.TypeVar("Token")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing the target reads (to find what exists before writing)."""
+
+    #: The raw answer: the guard compares it with the previous page's.
+    body: bytes
+    #: The decoded answer, for the service's own next-page rule.
+    payload: t.Any
+    records: list[dict]
+    #: The total the server reports, if any: no more pages are read than it allows.
+    total: int | None
+
+
+def iter_pages(
+    fetch_page: t.Callable[[Token], Page],
+    next_token: t.Callable[[Token, Page], Token | None],
+    guard: PageGuard,
+    *,
+    first: Token,
+    page_size: int,
+) -> t.Iterator[dict]:
+    """Every record of one listing pass, from the page at ``first`` until ``next_token`` finds no next page.
+
+    Each page passes ``guard`` before its records are used: paging that does not advance fails the run
+    (``jobsync_common/paging.py``) instead of reading the same page forever.
+    """
+    token: Token | None = first
+    while token is not None:
+        page = fetch_page(token)
+        guard.check(page.body, page.records, pages_allowed=pages_for(page.total, page_size))
+        yield from page.records
+        token = next_token(token, page)
 
 
 class JobSyncSink(BatchSink):

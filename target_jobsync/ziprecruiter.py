@@ -25,9 +25,9 @@ from singer_sdk import typing as th
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
-from jobsync_common.paging import PageGuard, pages_for
+from jobsync_common.paging import PageGuard
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
 
 if t.TYPE_CHECKING:
     import requests
@@ -258,16 +258,22 @@ class ZipRecruiterSink(JobSyncSink):
         self, path: str, params: t.Mapping[str, t.Any], names: t.Sequence[str] = ("id",), *, collection: bool = True
     ) -> list[dict]:
         """Every result of a query action (``skip`` paging, either documented page form)."""
-        results: list[dict] = []
-        guard = PageGuard(zr.SERVICE.name, f"GET {path}", lambda record: record.get("id"))
-        while True:
-            page_params = {**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}
+
+        def fetch_page(skip: int) -> Page:
+            page_params = {**params, "limit": zr.MAX_PAGE_SIZE, "skip": skip}
             response = self.get_with_properties(path, page_params, names, collection=collection)
-            page, _, total = zr.normalize_query_page(decode_json(response))
-            guard.check(response.content, page, pages_allowed=pages_for(total, zr.MAX_PAGE_SIZE))
-            results.extend(page)
-            if len(page) < zr.MAX_PAGE_SIZE or (total is not None and len(results) >= total):
-                return results
+            payload = decode_json(response)
+            records, _, total = zr.normalize_query_page(payload)
+            return Page(response.content, payload, records, total)
+
+        def next_skip(skip: int, page: Page) -> int | None:
+            # A short page is the last; so is the page reaching the reported total.
+            received = skip + len(page.records)
+            last = len(page.records) < zr.MAX_PAGE_SIZE or (page.total is not None and received >= page.total)
+            return None if last else received
+
+        guard = PageGuard(zr.SERVICE.name, f"GET {path}", lambda record: record.get("id"))
+        return list(iter_pages(fetch_page, next_skip, guard, first=0, page_size=zr.MAX_PAGE_SIZE))
 
 
 class ZipRecruiterBatchSink(ZipRecruiterSink):
