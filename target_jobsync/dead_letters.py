@@ -36,7 +36,7 @@ class DeadLetters:
         *,
         stream: str,
         sink: str,
-        record: dict,
+        record: dict[str, t.Any],
         reason: str,
         status: int | None,
         endpoint: str | None,

@@ -453,7 +453,7 @@ class JobcaseSink(JobSyncSink):
         """Update a company, job or campaign (``kind``), with the update method Jobcase takes."""
         return self.send_write(f"{kind} updates", UPDATE_METHODS, path, payload, **kwargs)
 
-    def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict]:
+    def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
         """Every object of a ``{"count", "results"}`` listing, paged by ``offset`` (see ``jc.next_offset``)."""
 
         def fetch_page(offset: int) -> Page:

@@ -77,7 +77,7 @@ class Page:
     body: bytes
     #: The decoded answer, for the service's own next-page rule.
     payload: t.Any
-    records: list[dict]
+    records: list[dict[str, t.Any]]
     #: The total the server reports, if any: no more pages are read than it allows.
     total: int | None
 
@@ -89,7 +89,7 @@ def iter_pages(
     *,
     first: Token,
     page_size: int,
-) -> t.Iterator[dict]:
+) -> t.Iterator[dict[str, t.Any]]:
     """Every record of one listing pass, from the page at ``first`` until ``next_token`` finds no next page.
 
     Each page passes ``guard`` before its records are used: paging that does not advance fails the run

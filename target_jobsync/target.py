@@ -227,8 +227,8 @@ class TargetJobSync(Target):
         self,
         stream_name: str,
         *,
-        record: dict | None = None,
-        schema: dict | None = None,
+        record: dict[str, t.Any] | None = None,
+        schema: dict[str, t.Any] | None = None,
         key_properties: t.Sequence[str] | None = None,
     ) -> Sink:
         """singer-sdk's sink lookup; a sink it has just created (only a SCHEMA creates one) is attached first."""

@@ -256,7 +256,7 @@ class ZipRecruiterSink(JobSyncSink):
 
     def query_all(
         self, path: str, params: t.Mapping[str, t.Any], names: t.Sequence[str] = ("id",), *, collection: bool = True
-    ) -> list[dict]:
+    ) -> list[dict[str, t.Any]]:
         """Every result of a query action (``skip`` paging, either documented page form)."""
 
         def fetch_page(skip: int) -> Page:

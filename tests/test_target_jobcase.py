@@ -179,7 +179,8 @@ def test_jobs_find_companies_sent_in_the_same_batch(config, control, drained_by)
     jobs = [{**JOB, "adNumber": f"SAME-POS-{n}", "partnerCompanyId": f"SAME-{n}"} for n in range(6)]
     if drained_by == "state":
         control.add_fault(api="jobcase", method="POST", path="^/company/$", kind="latency", delay_ms=400, count=6)
-        records = [r for company, job in zip(companies, jobs) for r in (job, company)]  # each job before its company
+        # Each job even comes before its company.
+        records = [r for company, job in zip(companies, jobs, strict=True) for r in (job, company)]
     else:
         # Two jobs per company: the jobs sink is full (4 records) while the companies sink holds 2.
         jobs = [{**job, "partnerCompanyId": f"SAME-{n // 2}"} for n, job in enumerate(jobs)]
