@@ -8,7 +8,6 @@ the constant or function it affects, so changing it is a one-line edit.
 from __future__ import annotations
 
 import typing as t
-from decimal import Decimal, InvalidOperation
 
 from singer_sdk import typing as th
 
@@ -43,36 +42,6 @@ LIST_PAGE_SIZE = 1000
 JOB_STATUSES = ("active", "expired")
 CAMPAIGN_STATUSES = ("active", "paused", "ended")
 DEFAULT_STATUSES = {"jobs": JOB_STATUSES, "campaigns": CAMPAIGN_STATUSES}
-
-# The document shows no method for updates ("Updates a company by company identifier.") nor for
-# "Adds or removes products for a job". Tried in this order; on a 405 the other is tried once and
-# used for the rest of the run (per endpoint).
-UPDATE_METHODS = ("PUT", "PATCH")
-PRODUCTS_METHODS = ("POST", "PUT")
-
-# "Create a company" fields marked required (companyUrl too, though the example omits it).
-COMPANY_REQUIRED_FIELDS = (
-    "partnerId",
-    "companyName",
-    "partnerCompanyId",
-    "companyUrl",
-    "companyStreet",
-    "companyCity",
-    "companyState",
-    "companyZipCode",
-)
-
-# `jobStatus` values in job records. Only "Active" is shown; whatever else a record says (Expired,
-# Inactive...) is taken as not live.
-JOB_ACTIVE = "Active"
-JOB_EXPIRED = "Expired"
-
-# Campaign rules from the create/update tables.
-MIN_CAMPAIGN_BUDGET = Decimal(15)
-MIN_ADD_BUDGET = Decimal(1)
-AGGRESSIVENESS_RANGE = (10, 60)
-AGGRESSIVENESS_STEP = 10
-MAX_CAMPAIGN_JOBS = 500
 
 
 def setting_properties() -> list[th.Property]:
@@ -113,11 +82,6 @@ def statuses(config: t.Mapping[str, t.Any], kind: str) -> tuple[str, ...]:
     """The `status` filter values to list for ``kind`` (``jobs`` or ``campaigns``)."""
     configured = (config.get(STATUSES_SETTING) or {}).get(kind)
     return tuple(dict.fromkeys(configured)) if configured else DEFAULT_STATUSES[kind]
-
-
-def is_live(status: t.Any) -> bool:
-    """Whether a record's ``jobStatus``/``status`` is the one live state; an unknown (missing) one counts as live."""
-    return status is None or str(status).strip().lower() == "active"
 
 
 def refused_status_message(kind: str, status: str, endpoint: str, answer: str, consequence: str) -> str:
@@ -176,42 +140,6 @@ def normalize_products(value: t.Any) -> list[str] | None:
     if codes is None:
         return None
     return [str(c["code"]) if isinstance(c, dict) and "code" in c else str(c) for c in codes]
-
-
-# -- campaign rules (the target checks them before sending) ----------------------------------
-
-
-def decimal_places(value: t.Any) -> int | None:
-    """Decimal places of a JSON number (None when it is not a number)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        exponent = Decimal(str(value)).normalize().as_tuple().exponent
-    except (InvalidOperation, ValueError):
-        return None
-    return max(0, -exponent) if isinstance(exponent, int) else None
-
-
-def budget_problem(value: t.Any, *, minimum: Decimal = MIN_CAMPAIGN_BUDGET, name: str = "budget") -> str | None:
-    """Why a budget amount breaks the documented rule (``>= minimum``, ``<= 2`` decimal places)."""
-    places = decimal_places(value)
-    if places is None:
-        return f"{name} must be a number, got {value!r}"
-    if places > 2:
-        return f"{name} {value} has more than 2 decimal places"
-    if Decimal(str(value)) < minimum:
-        return f"{name} {value} is below the minimum of {minimum}"
-    return None
-
-
-def aggressiveness_problem(value: t.Any) -> str | None:
-    """Why an aggressiveness breaks the rule "multiple of 10, [10 .. 60]"."""
-    low, high = AGGRESSIVENESS_RANGE
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
-        return f"aggressiveness must be a whole number, got {value!r}"
-    if not low <= value <= high or int(value) % AGGRESSIVENESS_STEP:
-        return f"aggressiveness {value} must be a multiple of {AGGRESSIVENESS_STEP} between {low} and {high}"
-    return None
 
 
 # -- paging (the tap's paginator and the target's listings) ------------------------------------

@@ -14,7 +14,8 @@ helpers below, so a change of the live API's choice needs no code change.
 
 Where the document is silent, both connectors find out from the answers and remember it for the
 process (:class:`Dialect`): how ``properties`` is sent (comma-joined or repeated; an API that ignores
-it is reported loudly), and whether a ``create_time`` with a UTC offset is accepted.
+it is reported loudly). Whether a submitted ``create_time`` may carry a UTC offset is the target's
+alone (``target_jobsync/ziprecruiter.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import hashlib
 import json
 import threading
 import typing as t
-import zoneinfo
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -70,24 +70,12 @@ SUBSCRIBER_PROPERTIES = (
 SEARCH_PROPERTIES = ("id", "create_time", "search", "location", "status", "deactivation_time", "deactivation_reason")
 BATCH_PROPERTIES = ("id", "status", "create_time", "complete_time", "type", "result")
 
-
-ACTIVE = "active"
-DEACTIVATED = "deactivated"
-BATCH_PENDING = "pending"
-BATCH_COMPLETE = "complete"
-BATCH_FAILED = "failed"
-
 _TIME_PROPERTIES = ("create_time", "deactivation_time", "complete_time")
 
 # The document's example submits create_time='2012-05-03 17:01:05' and later reads
-# "2012-05-04T00:01:05": submitted wall-clock times are US Pacific, responses are UTC
-# without an offset. Both are assumptions drawn from that one example; change here.
-try:
-    SUBMIT_TIMEZONE: dt.tzinfo = zoneinfo.ZoneInfo("America/Los_Angeles")
-except zoneinfo.ZoneInfoNotFoundError:  # no tz database on this host: Pacific standard time
-    SUBMIT_TIMEZONE = dt.timezone(dt.timedelta(hours=-8))
+# "2012-05-04T00:01:05": responses are UTC without an offset (an assumption drawn from that one
+# example; the target's submit side reads the same example as US Pacific wall-clock time).
 RESPONSE_TIMEZONE = dt.timezone.utc
-SUBMIT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def basic_auth(api_key: str) -> requests.auth.HTTPBasicAuth:
@@ -140,28 +128,6 @@ def normalize_timestamp(value: t.Any) -> str | None:
     return parsed.astimezone(dt.timezone.utc).isoformat()
 
 
-#: How ``create_time`` is submitted: ISO 8601 with a UTC offset (means one instant whatever zone the API
-#: assumes), or the example's wall-clock form in SUBMIT_TIMEZONE (used once the API refuses an offset).
-WITH_OFFSET = "with_offset"
-WALL_CLOCK = "wall_clock"
-
-
-def submit_time(value: t.Any, form: str = WALL_CLOCK) -> str | None:
-    """A record's timestamp as a submit takes it: with a UTC offset, or Pacific wall-clock time.
-
-    Values without an offset are taken as UTC, like every other timestamp in a Singer record.
-    """
-    if value in (None, ""):
-        return None
-    text = str(value).strip().replace(" ", "T", 1).replace("Z", "+00:00")
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    if form == WITH_OFFSET:
-        return parsed.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
-    return parsed.astimezone(SUBMIT_TIMEZONE).strftime(SUBMIT_TIME_FORMAT)
-
-
 def refuses_field(text: str, name: str) -> bool:
     """Whether an error body names a parameter (``invalid_create_time``, ``invalid_properties``...)."""
     try:
@@ -200,16 +166,11 @@ class Dialect:
     or the answer lacks properties asked for, the same request is sent once with one parameter per
     property; the form that brings them back is kept. When neither does, the API ignores the parameter:
     ``properties_ignored`` is set and callers warn, naming what is missing.
-
-    ``create_time``: sent with a UTC offset, so it means one instant whatever zone the API assumes for
-    the example's offset-less form; when refused (400 naming create_time), the example's US Pacific
-    wall-clock form is used from then on.
     """
 
     properties: str = COMMA
     properties_known: bool = False
     properties_ignored: bool = False
-    submit_time_form: str = WITH_OFFSET
     warned: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: Held while the form is not known yet: concurrent requests wait for the first answer that tells.

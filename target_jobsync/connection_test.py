@@ -21,9 +21,9 @@ import click
 
 from jobsync_common import connection_test as ct
 from jobsync_common import jobcase as jc
-from jobsync_common import workable
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import JobSyncError
+from target_jobsync import workable
 
 if t.TYPE_CHECKING:
     import requests

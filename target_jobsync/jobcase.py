@@ -17,18 +17,89 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import typing as t
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from singer_sdk import typing as th
 
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError, excerpt
 from jobsync_common.http import ServiceClient, decode_json
-from jobsync_common.paging import PageGuard, pages_for
+from jobsync_common.paging import PageGuard
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
 
-COMPANY_FIELDS = (*jc.COMPANY_REQUIRED_FIELDS, "companyContact", "salesRep")
+# -- what only the target needs of the document: write methods, required fields, campaign rules ----------
+
+# The document shows no method for updates ("Updates a company by company identifier.") nor for
+# "Adds or removes products for a job". Tried in this order; on a 405 the other is tried once and
+# used for the rest of the run (per endpoint).
+UPDATE_METHODS = ("PUT", "PATCH")
+PRODUCTS_METHODS = ("POST", "PUT")
+
+# "Create a company" fields marked required (companyUrl too, though the example omits it).
+COMPANY_REQUIRED_FIELDS = (
+    "partnerId",
+    "companyName",
+    "partnerCompanyId",
+    "companyUrl",
+    "companyStreet",
+    "companyCity",
+    "companyState",
+    "companyZipCode",
+)
+
+# `jobStatus` values in job records. Only "Active" is shown; whatever else a record says (Expired,
+# Inactive...) is taken as not live.
+JOB_ACTIVE = "Active"
+JOB_EXPIRED = "Expired"
+
+# Campaign rules from the create/update tables.
+MIN_CAMPAIGN_BUDGET = Decimal(15)
+MIN_ADD_BUDGET = Decimal(1)
+AGGRESSIVENESS_RANGE = (10, 60)
+AGGRESSIVENESS_STEP = 10
+MAX_CAMPAIGN_JOBS = 500
+
+
+def is_live(status: t.Any) -> bool:
+    """Whether a record's ``jobStatus``/``status`` is the one live state; an unknown (missing) one counts as live."""
+    return status is None or str(status).strip().lower() == "active"
+
+
+def decimal_places(value: t.Any) -> int | None:
+    """Decimal places of a JSON number (None when it is not a number)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        exponent = Decimal(str(value)).normalize().as_tuple().exponent
+    except (InvalidOperation, ValueError):
+        return None
+    return max(0, -exponent) if isinstance(exponent, int) else None
+
+
+def budget_problem(value: t.Any, *, minimum: Decimal = MIN_CAMPAIGN_BUDGET, name: str = "budget") -> str | None:
+    """Why a budget amount breaks the documented rule (``>= minimum``, ``<= 2`` decimal places)."""
+    places = decimal_places(value)
+    if places is None:
+        return f"{name} must be a number, got {value!r}"
+    if places > 2:
+        return f"{name} {value} has more than 2 decimal places"
+    if Decimal(str(value)) < minimum:
+        return f"{name} {value} is below the minimum of {minimum}"
+    return None
+
+
+def aggressiveness_problem(value: t.Any) -> str | None:
+    """Why an aggressiveness breaks the rule "multiple of 10, [10 .. 60]"."""
+    low, high = AGGRESSIVENESS_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value):
+        return f"aggressiveness must be a whole number, got {value!r}"
+    if not low <= value <= high or int(value) % AGGRESSIVENESS_STEP:
+        return f"aggressiveness {value} must be a multiple of {AGGRESSIVENESS_STEP} between {low} and {high}"
+    return None
+
+
+COMPANY_FIELDS = (*COMPANY_REQUIRED_FIELDS, "companyContact", "salesRep")
 PERSON_FIELDS = ("firstName", "lastName", "email")
 # Fields a job PUT takes (the update table); products go through /job/{id}/products/.
 JOB_FIELDS = (
@@ -252,9 +323,6 @@ class JobcaseClient(ServiceClient):
         #: The method each write endpoint answered to (see ``JobcaseSink.send_write``), for the rest of the run.
         self.methods: dict[str, str] = {}
         self.methods_lock = threading.Lock()
-        # Company batches being written: jobs and campaigns wait for them before resolving partnerCompanyId.
-        self.company_batches = threading.Condition()
-        self.company_batches_in_flight = 0
         self.budget_guard = budget_guard
 
 
@@ -383,20 +451,24 @@ class JobcaseSink(JobSyncSink):
 
     def send_update(self, kind: str, path: str, payload: dict, **kwargs: t.Any) -> dict:
         """Update a company, job or campaign (``kind``), with the update method Jobcase takes."""
-        return self.send_write(f"{kind} updates", jc.UPDATE_METHODS, path, payload, **kwargs)
+        return self.send_write(f"{kind} updates", UPDATE_METHODS, path, payload, **kwargs)
 
-    def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict]:
-        guard = PageGuard(jc.SERVICE.name, f"GET /{path}", lambda record: record.get("id"))
-        offset: int | None = 0
-        while offset is not None:
-            response = self.request(
-                "GET", path, params={**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE}, collection=True
-            )
+    def list_all(self, path: str, params: t.Mapping[str, t.Any]) -> t.Iterator[dict[str, t.Any]]:
+        """Every object of a ``{"count", "results"}`` listing, paged by ``offset`` (see ``jc.next_offset``)."""
+
+        def fetch_page(offset: int) -> Page:
+            page_params = {**params, "offset": offset, "limit": jc.LIST_PAGE_SIZE}
+            response = self.request("GET", path, params=page_params, collection=True)
             payload = decode_json(response)
-            results = (payload or {}).get("results") or [] if isinstance(payload, dict) else []
-            guard.check(response.content, results, pages_allowed=pages_for((payload or {}).get("count"), jc.LIST_PAGE_SIZE) if isinstance(payload, dict) else None)
-            yield from results
-            offset = jc.next_offset(offset, payload, jc.LIST_PAGE_SIZE)
+            body = payload if isinstance(payload, dict) else {}
+            count = body.get("count")
+            return Page(response.content, payload, body.get("results") or [], count if isinstance(count, int) else None)
+
+        def next_offset(offset: int, page: Page) -> int | None:
+            return jc.next_offset(offset, page.payload, jc.LIST_PAGE_SIZE)
+
+        guard = PageGuard(jc.SERVICE.name, f"GET /{path}", lambda record: record.get("id"))
+        yield from iter_pages(fetch_page, next_offset, guard, first=0, page_size=jc.LIST_PAGE_SIZE)
 
     def create_once(self, index: ObjectIndex, key: t.Hashable, path: str, body: dict) -> dict:
         """POST a create exactly once and return the object (see the module docstring)."""
@@ -426,21 +498,6 @@ class JobcaseSink(JobSyncSink):
             raise exc
         return existing
 
-    def wait_for_companies(self) -> None:
-        """Write the company records received so far before resolving ``partnerCompanyId``.
-
-        The target drains sinks in parallel: a job may arrive in the same batch
-        window as the company it names. Pending company records are drained here
-        (in this thread), and batches another thread is writing are waited for.
-        """
-        target = self.jobsync_target
-        for sink in list(target._sinks_active.values()):  # noqa: SLF001 - the target's sinks, as target.py reads them
-            if isinstance(sink, JobcaseCompaniesSink):
-                target.drain_one(sink)
-        client = self.jobcase
-        with client.company_batches:
-            client.company_batches.wait_for(lambda: client.company_batches_in_flight == 0)
-
     def resolve_company_id(self, record: dict) -> int | None:
         """``companyId``, or the id of the company whose ``partnerCompanyId`` the record names."""
         if record.get("companyId") is not None:
@@ -461,21 +518,6 @@ class JobcaseCompaniesSink(JobcaseSink):
 
     sink_name = "jobcase_companies"
     match_fields = ("partnerCompanyId",)
-
-    def start_drain(self) -> dict:
-        client = self.jobcase
-        with client.company_batches:
-            client.company_batches_in_flight += 1
-        return super().start_drain()
-
-    def process_batch(self, context: dict) -> None:
-        client = self.jobcase
-        try:
-            super().process_batch(context)
-        finally:
-            with client.company_batches:
-                client.company_batches_in_flight -= 1
-                client.company_batches.notify_all()
 
     def payload(self, record: dict) -> dict:
         payload = _pick(record, COMPANY_FIELDS)
@@ -528,11 +570,8 @@ class JobcaseJobsSink(JobcaseSink):
 
     sink_name = "jobcase_jobs"
     match_fields = ("adNumber",)
-
-    def process_batch(self, context: dict) -> None:
-        if any(r.get("companyId") is None for r in context.get("records", [])):
-            self.wait_for_companies()
-        super().process_batch(context)
+    # A job may name its company by partnerCompanyId: companies received before it are written first.
+    depends_on = (JobcaseCompaniesSink.sink_name,)
 
     def write_record(self, record: dict) -> str:
         key = record["adNumber"]
@@ -549,7 +588,7 @@ class JobcaseJobsSink(JobcaseSink):
             if record.get("campaignId") is not None:
                 body["campaignId"] = record["campaignId"]
             if self.dry_run:
-                index.remember({"id": None, "jobStatus": jc.JOB_ACTIVE, **body})
+                index.remember({"id": None, "jobStatus": JOB_ACTIVE, **body})
                 return CREATED
             try:
                 created = self.create_once(index, key, "job/", body)
@@ -569,11 +608,11 @@ class JobcaseJobsSink(JobcaseSink):
             writes += 1
             if not self.dry_run:
                 existing = index.remember({**existing, **self.send_update("job", f"job/{job_id}/", payload)})
-        if not jc.is_live(existing.get("jobStatus")):  # the job is back in the source: re-activate it
+        if not is_live(existing.get("jobStatus")):  # the job is back in the source: re-activate it
             writes += 1
             if not self.dry_run:
                 self.call("POST", f"job/{job_id}/unexpire/")
-                existing = index.remember({**existing, "jobStatus": jc.JOB_ACTIVE})
+                existing = index.remember({**existing, "jobStatus": JOB_ACTIVE})
         # The products list is compared as a set: the endpoint replaces it, order carries no meaning.
         if products is not None and set(products) != set(existing.get("products") or []):
             writes += 1
@@ -595,7 +634,7 @@ class JobcaseJobsSink(JobcaseSink):
 
         try:
             answer = self.send_write(
-                "job products", jc.PRODUCTS_METHODS, f"job/{job_id}/products/", body,
+                "job products", PRODUCTS_METHODS, f"job/{job_id}/products/", body,
                 before_retry=self.verify_before_retry(already_set),
             )
         except _AlreadyApplied as applied:
@@ -603,11 +642,11 @@ class JobcaseJobsSink(JobcaseSink):
         self.jobcase.jobs.remember({**existing, "products": answer.get("products", products)})
 
     def expire(self, existing: dict | None) -> str:
-        if existing is None or not jc.is_live(existing.get("jobStatus")):
+        if existing is None or not is_live(existing.get("jobStatus")):
             return UNCHANGED  # nothing live to take down
         if not self.dry_run:
             self.call("POST", f"job/{existing['id']}/expire/")
-            self.jobcase.jobs.remember({**existing, "jobStatus": jc.JOB_EXPIRED})
+            self.jobcase.jobs.remember({**existing, "jobStatus": JOB_EXPIRED})
         return DELETED
 
 
@@ -616,11 +655,8 @@ class JobcaseCampaignsSink(JobcaseSink):
 
     sink_name = "jobcase_campaigns"
     match_fields = ("companyId", "partnerCompanyId", "name")
-
-    def process_batch(self, context: dict) -> None:
-        if any(r.get("companyId") is None for r in context.get("records", [])):
-            self.wait_for_companies()
-        super().process_batch(context)
+    # A campaign may name its company by partnerCompanyId, as a job does.
+    depends_on = (JobcaseCompaniesSink.sink_name,)
 
     @property
     def budget_guard(self) -> BudgetGuard:
@@ -631,12 +667,12 @@ class JobcaseCampaignsSink(JobcaseSink):
         """The documented campaign rules, checked before any call; returns the job ids."""
         problems = []
         if record.get("budget") is not None:
-            problems.append(jc.budget_problem(record["budget"]))
+            problems.append(budget_problem(record["budget"]))
         if record.get("aggressiveness") is not None:
-            problems.append(jc.aggressiveness_problem(record["aggressiveness"]))
+            problems.append(aggressiveness_problem(record["aggressiveness"]))
         jobs = jc.normalize_codes(record.get("jobs"))
-        if jobs is not None and len(jobs) > jc.MAX_CAMPAIGN_JOBS:
-            problems.append(f"jobs lists {len(jobs)} jobs; a campaign holds at most {jc.MAX_CAMPAIGN_JOBS}")
+        if jobs is not None and len(jobs) > MAX_CAMPAIGN_JOBS:
+            problems.append(f"jobs lists {len(jobs)} jobs; a campaign holds at most {MAX_CAMPAIGN_JOBS}")
         reasons = [p for p in problems if p]
         if reasons:
             raise RecordRejected("; ".join(reasons))
@@ -651,7 +687,7 @@ class JobcaseCampaignsSink(JobcaseSink):
         identity = {"companyId": company_id, "name": record["name"]}
         if record.get("_sdc_deleted_at"):
             # No delete endpoint: pausing stops the spend and keeps the history.
-            if existing is None or not jc.is_live(existing.get("status")):
+            if existing is None or not is_live(existing.get("status")):
                 return UNCHANGED
             if not self.dry_run:
                 pause = {**identity, "isPaused": True}
@@ -721,13 +757,13 @@ class JobcaseCampaignsSink(JobcaseSink):
             )
             self.tally("budget_not_topped_up")
             return None
-        if difference < jc.MIN_ADD_BUDGET:
+        if difference < MIN_ADD_BUDGET:
             self.logger.warning(
                 "Campaign %r: budget %s is %s above its Jobcase budget; addBudget must be at least %s, left as is.",
                 name,
                 record["budget"],
                 difference,
-                jc.MIN_ADD_BUDGET,
+                MIN_ADD_BUDGET,
             )
             return None
         self.budget_guard.check_open(name)

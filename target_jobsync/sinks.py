@@ -15,6 +15,7 @@ import json
 import threading
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -25,11 +26,12 @@ from singer_sdk import BatchSink
 from jobsync_common import stopping
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import RequestStats
+from jobsync_common.paging import PageGuard, pages_for
 from jobsync_common.redact import scrub
 
 if t.TYPE_CHECKING:
     from jobsync_common.http import ServiceClient
-    from target_jobsync.target import TargetJobSync
+    from target_jobsync.dead_letters import DeadLetters
 
 CREATED = "created"
 UPDATED = "updated"
@@ -64,6 +66,43 @@ def load_input_schema(sink_name: str) -> dict[str, t.Any]:
     return json.loads((SCHEMAS_DIR / f"{sink_name}.json").read_text())
 
 
+Token = t.TypeVar("Token")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing the target reads (to find what exists before writing)."""
+
+    #: The raw answer: the guard compares it with the previous page's.
+    body: bytes
+    #: The decoded answer, for the service's own next-page rule.
+    payload: t.Any
+    records: list[dict[str, t.Any]]
+    #: The total the server reports, if any: no more pages are read than it allows.
+    total: int | None
+
+
+def iter_pages(
+    fetch_page: t.Callable[[Token], Page],
+    next_token: t.Callable[[Token, Page], Token | None],
+    guard: PageGuard,
+    *,
+    first: Token,
+    page_size: int,
+) -> t.Iterator[dict[str, t.Any]]:
+    """Every record of one listing pass, from the page at ``first`` until ``next_token`` finds no next page.
+
+    Each page passes ``guard`` before its records are used: paging that does not advance fails the run
+    (``jobsync_common/paging.py``) instead of reading the same page forever.
+    """
+    token: Token | None = first
+    while token is not None:
+        page = fetch_page(token)
+        guard.check(page.body, page.records, pages_allowed=pages_for(page.total, page_size))
+        yield from page.records
+        token = next_token(token, page)
+
+
 class JobSyncSink(BatchSink):
     """Base of the target's sinks (see module docstring)."""
 
@@ -75,10 +114,16 @@ class JobSyncSink(BatchSink):
     default_batch_size: t.ClassVar[int] = 200
     #: Record fields that identify one destination object (writes to one key stay in order).
     match_fields: t.ClassVar[tuple[str, ...]] = ()
+    #: Sinks whose records must be written before this sink's (the target drains them first).
+    depends_on: t.ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, target: TargetJobSync, *args: t.Any, **kwargs: t.Any) -> None:
-        self.jobsync_target = target
-        super().__init__(target, *args, **kwargs)
+    #: The destination's HTTP client (shared by the destination's sinks) and the run's dead-letter file,
+    #: handed over by the target when it creates the sink (see :meth:`attach`).
+    client: ServiceClient
+    dead_letters: DeadLetters
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.request_stats = RequestStats()
         #: Records this sink took in, and records whose write (or rejection) finished.
@@ -89,6 +134,11 @@ class JobSyncSink(BatchSink):
         self._outcomes_lock = threading.Lock()
         self.input_schema = load_input_schema(self.sink_name)
         self._input_validator = jsonschema.Draft7Validator(self.input_schema)
+
+    def attach(self, *, client: ServiceClient, dead_letters: DeadLetters) -> None:
+        """Receive what this sink writes through; the target calls it once, right after creating the sink."""
+        self.client = client
+        self.dead_letters = dead_letters
 
     # -- singer-sdk hooks ------------------------------------------------------------------
     @property
@@ -132,10 +182,6 @@ class JobSyncSink(BatchSink):
         self._release_suspects()
 
     # -- writing ----------------------------------------------------------------------------
-    @property
-    def client(self) -> ServiceClient:
-        return self.jobsync_target.service_client(self.service_key)
-
     def request(
         self,
         method: str,
@@ -262,7 +308,7 @@ class JobSyncSink(BatchSink):
     def _dead_letter(self, record: dict, reason: str, status: int | None, endpoint: str | None) -> None:
         self.tally(REJECTED)
         self.finished()
-        self.jobsync_target.dead_letter(
+        self.dead_letters.write(
             stream=self.stream_name,
             sink=self.sink_name,
             record=record,

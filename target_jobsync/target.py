@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import graphlib
 import json
 import os
 import threading
@@ -20,10 +21,11 @@ from singer_sdk.singerlib.json import deserialize_json
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError, invalid_settings
-from jobsync_common.redact import scrub
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from target_jobsync import connection_test
+from target_jobsync.dead_letters import DEAD_LETTER_SETTING, DeadLetters
 from target_jobsync.jobcase import DESTINATION as JOBCASE
+from target_jobsync.sinks import JobSyncSink
 from target_jobsync.workable import DESTINATION as WORKABLE
 from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
 
@@ -32,16 +34,17 @@ if t.TYPE_CHECKING:
 
     from jobsync_common.http import ServiceClient
     from target_jobsync.destination import Destination
-    from target_jobsync.sinks import JobSyncSink
 
 DESTINATIONS: tuple[Destination, ...] = (WORKABLE, ZIPRECRUITER, JOBCASE)
 SINKS: dict[str, tuple[Destination, type[JobSyncSink]]] = {
     sink.sink_name: (destination, sink) for destination in DESTINATIONS for sink in destination.sinks
 }
-
-
-class RecordRejectedError(JobSyncError):
-    """A record was refused and no dead-letter file is configured."""
+#: Sinks other sinks depend on (``JobSyncSink.depends_on``), each after its own dependencies; a cycle fails at import.
+DEPENDENCIES: tuple[str, ...] = tuple(
+    name
+    for name in graphlib.TopologicalSorter({name: sink.depends_on for name, (_, sink) in SINKS.items()}).static_order()
+    if any(name in sink.depends_on for _, sink in SINKS.values())
+)
 
 
 class InputLineError(JobSyncError):
@@ -150,7 +153,7 @@ class TargetJobSync(Target):
             '{"positions_for_jobcase": "jobcase_jobs"}. Stream names equal to a sink name need no route.',
         ),
         th.Property(
-            "dead_letter_path",
+            DEAD_LETTER_SETTING,
             th.StringType,
             description="JSONL file that receives records the destination rejects, with the reason. "
             "Without it, a rejected record fails the run.",
@@ -180,9 +183,12 @@ class TargetJobSync(Target):
         settings_groups.declare(config_jsonschema, (d.required_settings for d in DESTINATIONS))  # one per destination
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: One HTTP client per destination, shared by its sinks (created with the first of them).
         self._clients: dict[str, ServiceClient] = {}
-        self._clients_lock = threading.Lock()
-        self._dead_letter_lock = threading.Lock()
+        #: Every sink created in this run by sink name, oldest first (a changed SCHEMA makes another one).
+        self._sinks_by_name: dict[str, list[JobSyncSink]] = {}
+        #: One per attached sink, held while it drains: a dependency two threads ask for is drained once.
+        self._drain_locks: dict[Sink, threading.Lock] = {}
         self._summaries: dict[str, dict[str, t.Any]] = {}
         #: What the last printed STATE confirmed: (input line, records received, records done).
         self._confirmed: tuple[int, int, int] = (0, 0, 0)
@@ -191,8 +197,9 @@ class TargetJobSync(Target):
         except ConfigValidationError as exc:
             raise invalid_settings(exc) from None
         register_config_secrets(self.config, (s for d in DESTINATIONS for s in d.secret_settings))
-        for setting in ("dead_letter_path", "summary_path"):
+        for setting in (DEAD_LETTER_SETTING, "summary_path"):
             check_writable_file(self.config, setting)
+        self.dead_letters = DeadLetters(self.config.get(DEAD_LETTER_SETTING), self.logger)
         register_run(self)
 
     # -- routing ---------------------------------------------------------------------------
@@ -216,13 +223,57 @@ class TargetJobSync(Target):
             raise ConfigError(msg)
         return sink_class
 
-    def service_client(self, key: str) -> ServiceClient:
-        with self._clients_lock:
-            client = self._clients.get(key)
-            if client is None:
-                destination = next(d for d in DESTINATIONS if d.key == key)
-                client = self._clients[key] = destination.make_client(self.config)
-            return client
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, t.Any] | None = None,
+        schema: dict[str, t.Any] | None = None,
+        key_properties: t.Sequence[str] | None = None,
+    ) -> Sink:
+        """singer-sdk's sink lookup; a sink it has just created (only a SCHEMA creates one) is attached first."""
+        sink = super().get_sink(stream_name, record=record, schema=schema, key_properties=key_properties)
+        if schema is not None and isinstance(sink, JobSyncSink) and sink not in self._drain_locks:  # a new sink
+            self._attach(sink)
+        return sink
+
+    def _attach(self, sink: JobSyncSink) -> None:
+        """Hand a new sink its destination's client and the dead-letter file: sinks never reach up to the target."""
+        destination, _ = SINKS[sink.sink_name]
+        client = self._clients.get(destination.key)
+        if client is None:
+            client = self._clients[destination.key] = destination.make_client(self.config)
+        sink.attach(client=client, dead_letters=self.dead_letters)
+        self._sinks_by_name.setdefault(sink.sink_name, []).append(sink)
+        self._drain_locks[sink] = threading.Lock()
+
+    # -- drain order ---------------------------------------------------------------------------
+    def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]  # final in singer-sdk; every drain passes here
+        """Drain ``sink`` after the sinks it depends on, whoever asks: a STATE, the end of input, a full sink.
+
+        singer-sdk drains a sink that fills up on its own, and all sinks in parallel threads, both
+        through here: the dependencies (companies for jobs and campaigns) are written first, and a
+        dependency two threads ask for is drained once, the other thread waiting for it.
+        """
+        for dependency in self._dependencies_of(sink):
+            self.drain_one(dependency)
+        with self._drain_locks.get(sink) or contextlib.nullcontext():
+            super().drain_one(sink)
+
+    def drain_in_order(self) -> None:
+        """Drain the sinks others depend on (in dependency order), then all the rest in parallel, then the STATE."""
+        self.drain_dependencies()
+        self.drain_all()
+
+    def drain_dependencies(self) -> None:
+        """Drain every sink another one depends on, each after its own dependencies."""
+        for name in DEPENDENCIES:
+            for sink in self._sinks_by_name.get(name, ()):
+                self.drain_one(sink)
+
+    def _dependencies_of(self, sink: Sink) -> list[JobSyncSink]:
+        names = sink.depends_on if isinstance(sink, JobSyncSink) else ()
+        return [dependency for name in names for dependency in self._sinks_by_name.get(name, ())]
 
     # -- data safety -------------------------------------------------------------------------
     def _process_state_message(self, message_dict: dict) -> None:
@@ -232,7 +283,7 @@ class TargetJobSync(Target):
         ends; a stopped write-back run keeps what it confirmed this way.
         """
         super()._process_state_message(message_dict)
-        self.drain_all()
+        self.drain_in_order()
 
     def _write_state_message(self, state: dict) -> None:
         # Never an empty state such as {} or {"bookmarks": {}} (Meltano would store it and lose
@@ -276,44 +327,9 @@ class TargetJobSync(Target):
             "were written). Re-run from the last confirmed STATE: the writes are idempotent."
         )
 
-    def dead_letter(
-        self,
-        *,
-        stream: str,
-        sink: str,
-        record: dict,
-        reason: str,
-        status: int | None,
-        endpoint: str | None,
-        key: str,
-    ) -> None:
-        path = self.config.get("dead_letter_path")
-        if not path:
-            where = f" (HTTP {status} from {endpoint})" if status else ""
-            msg = (
-                f"Record {key} of stream {stream!r} was rejected{where}: {reason}. "
-                "Set `dead_letter_path` to collect rejected records instead of failing."
-            )
-            raise RecordRejectedError(msg)
-        line = {
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(),
-            "stream": stream,
-            "sink": sink,
-            "key": key,
-            "status": status,
-            "endpoint": endpoint,
-            "error": scrub(reason),
-            "record": record,
-        }
-        with self._dead_letter_lock:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with target.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(line, default=str) + "\n")
-        self.logger.warning("Dead-lettered record %s of %s: %s", key, stream, scrub(reason))
-
     # -- reporting ---------------------------------------------------------------------------
     def process_endofpipe(self) -> None:
+        self.drain_dependencies()  # then singer-sdk drains the rest and prints the last STATE
         super().process_endofpipe()
         self.report_summary()
 

@@ -6,6 +6,9 @@ sink reads the candidate first and sends the full merged lists, so a record that
 adds one experience entry never deletes the others; in ``replace`` mode the lists
 become what the record holds. Either way, the PATCH carries only the keys that
 would change, and none is sent when nothing would (``unchanged``).
+
+Only the target reaches Workable (SPI v3), so its service declaration, settings,
+account URL and token live here too.
 """
 
 from __future__ import annotations
@@ -13,19 +16,131 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 import threading
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from jobsync_common import workable
-from jobsync_common.errors import ConfigError, ServiceAuthError
+from singer_sdk import typing as th
+from singer_sdk.authenticators import BearerTokenAuthenticator
+
+from jobsync_common.errors import ConfigError, ServiceAuthError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
+from jobsync_common.service import ServiceSpec
+from jobsync_common.settings import check_base_url, rate_limit_property
 from target_jobsync.destination import Destination
 from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, RecordRejected
 
 LOGGER = logging.getLogger("target_jobsync.workable")
 
+SUBDOMAIN_SETTING = "workable_subdomain"
+TOKEN_SETTING = "workable_api_token"
+ARRAY_MODE_SETTING = "workable_array_mode"
+
+SERVICE = ServiceSpec(
+    key="workable",
+    name="Workable",
+    # The account's URL: built from `workable_subdomain` unless `workable_base_url` is set.
+    default_base_url="https://{subdomain}.workable.com/spi/v3",
+    credential_settings=(TOKEN_SETTING,),
+    secret_settings=(TOKEN_SETTING,),
+    # Assumption: Workable's public API documents "10 requests every 10 seconds" per token (the
+    # candidates document is silent), i.e. 60 a minute; the limiter spaces requests evenly, so no
+    # 10-second window ever holds more than 10.
+    default_requests_per_minute=60,
+    rate_limit_reason="Default: Workable's public limit of 10 requests per 10 seconds per token (an assumption: "
+    "the candidates document does not state it).",
+)
+
+# The document names one scope: "Partially updates a candidate. Required scope: w_candidates." The
+# target also reads candidates (GET /candidates, ?email=, /candidates/:id) to find and compare each one
+# before a PATCH, which needs r_candidates (Workable's public API).
+READ_SCOPE = "r_candidates"
+WRITE_SCOPE = "w_candidates"
+_SCOPE_RE = re.compile(r"\b[rw]_[a-z_]+\b")
+
+
+def missing_scope_message(method: str, endpoint: str, status: int, text: str) -> str:
+    """What a 403 means here: the scope the call needs (the one Workable names, else the one we know it needs)."""
+    named = _SCOPE_RE.search(text or "")
+    needed = named.group(0) if named else (READ_SCOPE if method.upper() == "GET" else WRITE_SCOPE)
+    said = f" ({excerpt(text, 120)})" if (text or "").strip() else ""
+    return (
+        f"{SERVICE.name}: {endpoint} answered HTTP {status}{said}: the token lacks the scope {needed}. The target reads each "
+        f"candidate (GET /candidates, ?email=, /candidates/:id) before it PATCHes it, so `{TOKEN_SETTING}` needs "
+        f"{READ_SCOPE} as well as {WRITE_SCOPE} (the only scope the document names)."
+    )
+
+
+MERGE = "merge"
+REPLACE = "replace"
+ARRAY_MODES = (MERGE, REPLACE)
+
+
+def settings() -> list[th.Property]:
+    """Every Workable setting of the target (no tap shares them)."""
+    return [
+        th.Property(
+            SUBDOMAIN_SETTING,
+            th.StringType,
+            description="Workable account subdomain (`acme` for acme.workable.com); builds the API URL.",
+        ),
+        SERVICE.credential(
+            TOKEN_SETTING,
+            "Workable API access token, sent as a Bearer token; needs the scopes r_candidates (the target reads each "
+            "candidate first) and w_candidates.",
+        ),
+        # No default: the account URL is built from the subdomain unless this overrides it.
+        th.Property(
+            SERVICE.base_url_setting,
+            th.StringType,
+            description=f"Override of the API base URL (default {SERVICE.default_base_url}); the sandbox sets it.",
+        ),
+        th.Property(
+            ARRAY_MODE_SETTING,
+            th.StringType,
+            default=MERGE,
+            allowed_values=list(ARRAY_MODES),
+            description="Workable replaces a candidate's education/experience entries, social profiles and tags "
+            "with whatever a PATCH sends. `merge` reads the candidate first and keeps the entries the record does "
+            "not mention; `replace` makes the lists exactly what the record holds.",
+        ),
+        rate_limit_property(SERVICE.key, SERVICE.name, SERVICE.default_requests_per_minute, SERVICE.rate_limit_reason),
+    ]
+
+
+def base_url(config: t.Mapping[str, t.Any]) -> str:
+    """``workable_base_url`` when set, else the account URL built from ``workable_subdomain``."""
+    if config.get(SERVICE.base_url_setting):
+        return check_base_url(config, SERVICE.base_url_setting)
+    subdomain = str(config.get(SUBDOMAIN_SETTING) or "").strip()
+    if not subdomain:
+        msg = f"{SERVICE.name}: set `{SUBDOMAIN_SETTING}` (your account's subdomain) or `{SERVICE.base_url_setting}`."
+        raise ConfigError(msg)
+    if not subdomain.replace("-", "").isalnum():
+        msg = f"Setting `{SUBDOMAIN_SETTING}` must be the bare subdomain (like `acme`), got {subdomain!r}."
+        raise ConfigError(msg)
+    return SERVICE.default_base_url.format(subdomain=subdomain)
+
+
+def authenticator(config: t.Mapping[str, t.Any]) -> BearerTokenAuthenticator:
+    token = config.get(TOKEN_SETTING)
+    if not token:
+        msg = f"{SERVICE.name}: set `{TOKEN_SETTING}`."
+        raise ConfigError(msg)
+    return BearerTokenAuthenticator(token=str(token))
+
+
+def array_mode(config: t.Mapping[str, t.Any]) -> str:
+    mode = config.get(ARRAY_MODE_SETTING) or MERGE
+    if mode not in ARRAY_MODES:
+        msg = f"Setting `{ARRAY_MODE_SETTING}` must be one of {', '.join(ARRAY_MODES)}, got {mode!r}."
+        raise ConfigError(msg)
+    return mode
+
+
+# -- what a candidate record becomes ------------------------------------------------------------------
 SCALARS = (
     "firstname", "lastname", "name", "email", "headline", "summary", "address", "phone", "texting_consent",
     "cover_letter",
@@ -125,13 +240,13 @@ def plan_update(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], m
         if wanted.get(kind.key) is None:
             continue
         existing = [_pick(e, ("id", *kind.fields)) for e in current.get(kind.key) or []]
-        send = merge_entries(kind, existing, wanted[kind.key]) if mode == workable.MERGE else wanted[kind.key]
+        send = merge_entries(kind, existing, wanted[kind.key]) if mode == MERGE else wanted[kind.key]
         if predict_entries(kind, existing, send) != [_content(e, kind.fields) for e in existing]:
             payload[kind.key] = send
     if wanted.get("social_profiles") is not None:
         existing = [_pick(p, SOCIAL_FIELDS) for p in current.get("social_profiles") or []]
         send = wanted["social_profiles"]
-        if mode == workable.MERGE:
+        if mode == MERGE:
             send = merge_by(existing, send, lambda p: p.get("type"), SOCIAL_FIELDS)
         if [_content(p, SOCIAL_FIELDS) for p in send] != [_content(p, SOCIAL_FIELDS) for p in existing]:
             payload["social_profiles"] = send
@@ -139,7 +254,7 @@ def plan_update(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], m
         if wanted.get(key) is None:
             continue
         existing = [skill_name(v) for v in current.get(key) or []]
-        send = merge_strings(existing, wanted[key]) if mode == workable.MERGE else list(dict.fromkeys(wanted[key]))
+        send = merge_strings(existing, wanted[key]) if mode == MERGE else list(dict.fromkeys(wanted[key]))
         if sorted(send) != sorted(existing):
             payload[key] = send
     payload.update(plan_files(current, wanted, mode))
@@ -156,7 +271,7 @@ def plan_files(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], mo
     files: dict[str, t.Any] = {}
     for shown_as, group in FILE_GROUPS:
         given = {k: wanted[k] for k in group if wanted.get(k) is not None}
-        if given and (mode == workable.REPLACE or not current.get(shown_as)):
+        if given and (mode == REPLACE or not current.get(shown_as)):
             files.update(given)
     return files
 
@@ -283,12 +398,12 @@ class WorkableCandidatesSink(JobSyncSink):
     """Updates Workable candidates, found by ``id`` or by a unique ``email``."""
 
     sink_name = "workable_candidates"
-    service_key = workable.SERVICE.key
+    service_key = SERVICE.key
     match_fields = ("id", "email")
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self.mode = workable.array_mode(self.config)
+        self.mode = array_mode(self.config)
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._account_lock = threading.Lock()
@@ -330,7 +445,7 @@ class WorkableCandidatesSink(JobSyncSink):
         except ServiceAuthError as exc:
             if exc.status != 403:  # noqa: PLR2004 - Forbidden
                 raise
-            raise ConfigError(workable.missing_scope_message(method, exc.endpoint, exc.status, exc.text)) from None
+            raise ConfigError(missing_scope_message(method, exc.endpoint, exc.status, exc.text)) from None
 
     def write_record(self, record: dict) -> str:
         self.check_account()
@@ -360,8 +475,8 @@ class WorkableCandidatesSink(JobSyncSink):
             response = self.request("GET", "candidates", params={"limit": 1}, ok_statuses=(404,))
             if response.status_code == 404:  # noqa: PLR2004
                 msg = (
-                    f"{workable.SERVICE.name}: {describe_request('GET', response.url)} answered HTTP 404: no Workable account "
-                    f"there; check `{workable.SUBDOMAIN_SETTING}` (or `{workable.SERVICE.base_url_setting}`)."
+                    f"{SERVICE.name}: {describe_request('GET', response.url)} answered HTTP 404: no Workable account "
+                    f"there; check `{SUBDOMAIN_SETTING}` (or `{SERVICE.base_url_setting}`)."
                 )
                 raise ConfigError(msg)
             self._account_checked = True
@@ -394,19 +509,19 @@ class WorkableCandidatesSink(JobSyncSink):
 
 
 def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
-    return workable.SERVICE.client(
+    return SERVICE.client(
         config,
-        base_url=workable.base_url(config),
+        base_url=base_url(config),
         headers={"Accept": "application/json"},
-        auth=workable.authenticator(config),
+        auth=authenticator(config),
         logger=LOGGER,
     )
 
 
 DESTINATION = Destination(
-    service=workable.SERVICE,
-    settings=workable.settings(),
-    required_settings=(workable.TOKEN_SETTING,),
+    service=SERVICE,
+    settings=settings(),
+    required_settings=(TOKEN_SETTING,),
     make_client=make_client,
     sinks=(WorkableCandidatesSink,),
 )

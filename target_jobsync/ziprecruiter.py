@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
+import threading
 import time
 import typing as t
+import zoneinfo
 from functools import cached_property
 from urllib.parse import quote
 
@@ -22,12 +25,48 @@ from singer_sdk import typing as th
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
-from jobsync_common.paging import PageGuard, pages_for
+from jobsync_common.paging import PageGuard
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
 
 if t.TYPE_CHECKING:
     import requests
+
+# -- what only the target needs of the document: statuses it compares, batch states, submit times -------
+ACTIVE = "active"
+DEACTIVATED = "deactivated"
+BATCH_PENDING = "pending"
+BATCH_COMPLETE = "complete"
+
+# The document's example submits create_time='2012-05-03 17:01:05' and later reads "2012-05-04T00:01:05"
+# (UTC): submitted wall-clock times are US Pacific. An assumption drawn from that one example; change here.
+try:
+    SUBMIT_TIMEZONE: dt.tzinfo = zoneinfo.ZoneInfo("America/Los_Angeles")
+except zoneinfo.ZoneInfoNotFoundError:  # no tz database on this host: Pacific standard time
+    SUBMIT_TIMEZONE = dt.timezone(dt.timedelta(hours=-8))
+SUBMIT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+#: How ``create_time`` is submitted: ISO 8601 with a UTC offset (means one instant whatever zone the API
+#: assumes), or the example's wall-clock form in SUBMIT_TIMEZONE (used once the API refuses an offset).
+WITH_OFFSET = "with_offset"
+WALL_CLOCK = "wall_clock"
+
+
+def submit_time(value: t.Any, form: str = WALL_CLOCK) -> str | None:
+    """A record's timestamp as a submit takes it: with a UTC offset, or Pacific wall-clock time.
+
+    Values without an offset are taken as UTC, like every other timestamp in a Singer record.
+    """
+    if value in (None, ""):
+        return None
+    text = str(value).strip().replace(" ", "T", 1).replace("Z", "+00:00")
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    if form == WITH_OFFSET:
+        return parsed.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+    return parsed.astimezone(SUBMIT_TIMEZONE).strftime(SUBMIT_TIME_FORMAT)
+
 
 # Subscriber fields compared to decide "unchanged", and sent on subscribe.
 COMPARED_FIELDS = ("name", "search", "location", "ip_address")
@@ -41,38 +80,46 @@ RESULT_OUTCOMES = {
     "errors": "batch_errors",
 }
 
+# The batch path's settings (the connection settings are shared with the tap: ``zr.setting_properties``).
+BATCH_THRESHOLD_SETTING = "ziprecruiter_batch_threshold"
+BATCH_CHUNK_SIZE_SETTING = "ziprecruiter_batch_chunk_size"
+WAIT_FOR_BATCHES_SETTING = "ziprecruiter_wait_for_batches"
+BATCH_POLL_SETTING = "ziprecruiter_batch_poll_seconds"
+BATCH_WAIT_TIMEOUT_SETTING = "ziprecruiter_batch_wait_timeout_seconds"
+
 
 def settings() -> list[th.Property]:
+    """The ZipRecruiter settings of the target: the ones shared with the tap, then the batch path's."""
     return [
         *zr.setting_properties(),
         th.Property(
-            "ziprecruiter_batch_threshold",
+            BATCH_THRESHOLD_SETTING,
             th.IntegerType(minimum=0),
             default=500,
             description="A drain of ziprecruiter_subscribers with at least this many records is uploaded as "
             "batch CSV files instead of one request per record (0: always single requests).",
         ),
         th.Property(
-            "ziprecruiter_batch_chunk_size",
+            BATCH_CHUNK_SIZE_SETTING,
             th.IntegerType(minimum=1, maximum=100_000),
             default=1000,
             description="Records per uploaded batch file.",
         ),
         th.Property(
-            "ziprecruiter_wait_for_batches",
+            WAIT_FOR_BATCHES_SETTING,
             th.BooleanType,
             default=False,
             description="Poll uploaded batches until complete before confirming the drain (ZipRecruiter "
             "documents 1-2 hours); report their result counts and fail on a failed batch.",
         ),
         th.Property(
-            "ziprecruiter_batch_poll_seconds",
+            BATCH_POLL_SETTING,
             th.NumberType(minimum=0),
             default=30,
             description="Seconds between polls of a pending batch.",
         ),
         th.Property(
-            "ziprecruiter_batch_wait_timeout_seconds",
+            BATCH_WAIT_TIMEOUT_SETTING,
             th.NumberType(minimum=0),
             default=4 * 3600,
             description="Fail the run when a waited-for batch is still pending after this long.",
@@ -80,9 +127,31 @@ def settings() -> list[th.Property]:
     ]
 
 
-def make_client(config: t.Mapping[str, t.Any]) -> ServiceClient:
+class ZipRecruiterClient(ServiceClient):
+    """The ZipRecruiter HTTP client of one target run; it remembers the ``create_time`` form the API takes.
+
+    ``create_time`` is sent with a UTC offset, so it means one instant whatever zone the API assumes for the
+    example's offset-less form; when refused (400 naming create_time), the example's US Pacific wall-clock
+    form is used for the rest of the run.
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.submit_time_form = WITH_OFFSET
+        self._submit_time_lock = threading.Lock()
+
+    def refuse_offsets(self) -> bool:
+        """Submit ``create_time`` as wall-clock time from now on; True the first time (to warn once)."""
+        with self._submit_time_lock:
+            first_time = self.submit_time_form != WALL_CLOCK
+            self.submit_time_form = WALL_CLOCK
+        return first_time
+
+
+def make_client(config: t.Mapping[str, t.Any]) -> ZipRecruiterClient:
     return zr.SERVICE.client(
         config,
+        client_class=ZipRecruiterClient,
         auth=zr.basic_auth(config[zr.API_KEY_SETTING]),
     )
 
@@ -106,7 +175,7 @@ def _is_delete(record: t.Mapping[str, t.Any]) -> bool:
 
 def _submit_time(record: t.Mapping[str, t.Any], form: str) -> str | None:
     try:
-        return zr.submit_time(record.get("create_time"), form)
+        return submit_time(record.get("create_time"), form)
     except ValueError:
         msg = f"create_time {record.get('create_time')!r} is not an ISO 8601 timestamp"
         raise RecordRejected(msg) from None
@@ -127,6 +196,10 @@ class ZipRecruiterSink(JobSyncSink):
     @cached_property
     def dialect(self) -> zr.Dialect:
         return zr.dialect(self.client.base_url)
+
+    @property
+    def ziprecruiter(self) -> ZipRecruiterClient:
+        return t.cast(ZipRecruiterClient, self.client)
 
     def get_with_properties(
         self,
@@ -158,8 +231,7 @@ class ZipRecruiterSink(JobSyncSink):
 
     def submit(self, path: str, record: t.Mapping[str, t.Any], fields: t.Mapping[str, t.Any], **kwargs: t.Any) -> t.Any:
         """POST a submit as multipart/form-data (the document's ``--form``), ``create_time`` in a form the API takes."""
-        dialect = self.dialect
-        sent = dialect.submit_time_form
+        sent = self.ziprecruiter.submit_time_form
 
         def form(time_form: str) -> dict[str, tuple[None, str]]:
             values = {**fields, "create_time": _submit_time(record, time_form)}
@@ -169,12 +241,10 @@ class ZipRecruiterSink(JobSyncSink):
             return self.request("POST", path, files=form(sent), **kwargs)
         except APIRejectedError as exc:
             refused_time = exc.status == 400 and zr.refuses_field(exc.text, "create_time")  # noqa: PLR2004
-            if sent != zr.WITH_OFFSET or not record.get("create_time") or not refused_time:
+            if sent != WITH_OFFSET or not record.get("create_time") or not refused_time:
                 raise
             answer = excerpt(exc.text, 120)
-        with dialect.lock:
-            dialect.submit_time_form = zr.WALL_CLOCK
-        if dialect.warn_once("create_time"):
+        if self.ziprecruiter.refuse_offsets():
             self.logger.warning(
                 "%s: %s refused create_time with a UTC offset (%s); sending it as US Pacific wall-clock time from now "
                 "on, as the document's example implies (an assumption: it names no time zone).",
@@ -182,22 +252,28 @@ class ZipRecruiterSink(JobSyncSink):
                 path,
                 answer,
             )
-        return self.request("POST", path, files=form(zr.WALL_CLOCK), **kwargs)
+        return self.request("POST", path, files=form(WALL_CLOCK), **kwargs)
 
     def query_all(
         self, path: str, params: t.Mapping[str, t.Any], names: t.Sequence[str] = ("id",), *, collection: bool = True
-    ) -> list[dict]:
+    ) -> list[dict[str, t.Any]]:
         """Every result of a query action (``skip`` paging, either documented page form)."""
-        results: list[dict] = []
-        guard = PageGuard(zr.SERVICE.name, f"GET {path}", lambda record: record.get("id"))
-        while True:
-            page_params = {**params, "limit": zr.MAX_PAGE_SIZE, "skip": len(results)}
+
+        def fetch_page(skip: int) -> Page:
+            page_params = {**params, "limit": zr.MAX_PAGE_SIZE, "skip": skip}
             response = self.get_with_properties(path, page_params, names, collection=collection)
-            page, _, total = zr.normalize_query_page(decode_json(response))
-            guard.check(response.content, page, pages_allowed=pages_for(total, zr.MAX_PAGE_SIZE))
-            results.extend(page)
-            if len(page) < zr.MAX_PAGE_SIZE or (total is not None and len(results) >= total):
-                return results
+            payload = decode_json(response)
+            records, _, total = zr.normalize_query_page(payload)
+            return Page(response.content, payload, records, total)
+
+        def next_skip(skip: int, page: Page) -> int | None:
+            # A short page is the last; so is the page reaching the reported total.
+            received = skip + len(page.records)
+            last = len(page.records) < zr.MAX_PAGE_SIZE or (page.total is not None and received >= page.total)
+            return None if last else received
+
+        guard = PageGuard(zr.SERVICE.name, f"GET {path}", lambda record: record.get("id"))
+        return list(iter_pages(fetch_page, next_skip, guard, first=0, page_size=zr.MAX_PAGE_SIZE))
 
 
 class ZipRecruiterBatchSink(ZipRecruiterSink):
@@ -209,11 +285,11 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
 
     @property
     def batch_threshold(self) -> int:
-        return int(self.config.get("ziprecruiter_batch_threshold") or 0)
+        return int(self.config.get(BATCH_THRESHOLD_SETTING) or 0)
 
     @property
     def chunk_size(self) -> int:
-        return int(self.config.get("ziprecruiter_batch_chunk_size") or 1000)
+        return int(self.config.get(BATCH_CHUNK_SIZE_SETTING) or 1000)
 
     @staticmethod
     def csv_content(rows: t.Iterable[t.Sequence[str | None]]) -> bytes:
@@ -251,7 +327,7 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
         return queued
 
     def pending_batch_ids(self, kind: str) -> set[str]:
-        return {str(b.get("id")) for b in self.query_all("/batch", {"type": kind, "status": zr.BATCH_PENDING})}
+        return {str(b.get("id")) for b in self.query_all("/batch", {"type": kind, "status": BATCH_PENDING})}
 
     def upload_once(self, kind: str, chunk: list[t.Sequence[str | None]], known: set[str]) -> str:
         """POST one batch file; before any retry, look for a pending batch that appeared meanwhile.
@@ -296,17 +372,17 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
         later one is still found complete right after). Polls cost one call per wait,
         not one per pending batch per wait.
         """
-        poll = float(self.config.get("ziprecruiter_batch_poll_seconds") or 0)
-        deadline = time.monotonic() + float(self.config.get("ziprecruiter_batch_wait_timeout_seconds") or 0)
+        poll = float(self.config.get(BATCH_POLL_SETTING) or 0)
+        deadline = time.monotonic() + float(self.config.get(BATCH_WAIT_TIMEOUT_SETTING) or 0)
         pending = list(batches)
         while pending:
             batch = pending[0]
             info = zr.normalize_batch(decode_json(self.request("GET", f"/batch/{quote(batch['id'])}")))
             batch["status"] = info.get("status")
-            if batch["status"] != zr.BATCH_PENDING:
+            if batch["status"] != BATCH_PENDING:
                 pending.pop(0)
                 batch["result"] = info.get("result")
-                if batch["status"] != zr.BATCH_COMPLETE:
+                if batch["status"] != BATCH_COMPLETE:
                     msg = (
                         f"ZipRecruiter {batch['type']} batch {batch['id']} ({batch['records']} records) ended "
                         f"{batch['status']!r}: {batch['result']}. The state was not advanced; re-running is "
@@ -319,7 +395,7 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
                     ids = ", ".join(b["id"] for b in pending)
                     msg = (
                         f"ZipRecruiter batches {ids} still pending after "
-                        f"`ziprecruiter_batch_wait_timeout_seconds`; they may still complete (see stream "
+                        f"`{BATCH_WAIT_TIMEOUT_SETTING}`; they may still complete (see stream "
                         "ziprecruiter_batches). The state was not advanced."
                     )
                     raise JobSyncError(msg)
@@ -334,11 +410,12 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
             # The result only counts errors: which rows failed is not reported.
             self.logger.warning(
                 "ZipRecruiter %s batch %s: %s of %s records failed (the API does not say which; re-send them "
-                "with a higher `ziprecruiter_batch_threshold` to get per-record errors)",
+                "with a higher `%s` to get per-record errors)",
                 batch["type"],
                 batch["id"],
                 result.get("errors"),
                 result.get("total_records"),
+                BATCH_THRESHOLD_SETTING,
             )
 
     def summary(self) -> dict[str, t.Any]:
@@ -390,7 +467,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         """Whether ZipRecruiter already has this subscription, active, with every field the record sets."""
         return (
             existing is not None
-            and existing.get("status") == zr.ACTIVE
+            and existing.get("status") == ACTIVE
             and all(_same_text(record.get(f), existing.get(f)) for f in COMPARED_FIELDS if record.get(f) is not None)
         )
 
@@ -398,7 +475,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         if _is_delete(record):
             return self.unsubscribe(record)
         fields = self.submit_fields(record)
-        _submit_time(record, zr.WITH_OFFSET)  # a create_time that is no timestamp is refused before any call
+        _submit_time(record, WITH_OFFSET)  # a create_time that is no timestamp is refused before any call
         existing = self.lookup(record)
         if self.holds(existing, record):
             return UNCHANGED
@@ -425,7 +502,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         # Only a subscriber shown as deactivated is left alone: one whose status we cannot see (no
         # `status` came back) is unsubscribed anyway. Deleting twice is harmless; keeping a person
         # subscribed after they left is not.
-        if existing is None or existing.get("status") == zr.DEACTIVATED:
+        if existing is None or existing.get("status") == DEACTIVATED:
             return UNCHANGED
         if not self.dry_run:
             self.request("DELETE", f"/subscriber/{quote(str(existing['id']))}")
@@ -456,7 +533,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
                     str(record["email"]).strip(),
                     record.get("search"),
                     record.get("location"),
-                    _submit_time(record, self.dialect.submit_time_form),
+                    _submit_time(record, self.ziprecruiter.submit_time_form),
                     record.get("ip_address"),
                 )
             except RecordRejected as exc:
@@ -466,13 +543,14 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         if by_id:
             super().write_batch(by_id)
         queued = self.upload("subscribe", subscribe_rows) + self.upload("unsubscribe", unsubscribe_rows)
-        if queued and self.config.get("ziprecruiter_wait_for_batches"):
+        if queued and self.config.get(WAIT_FOR_BATCHES_SETTING):
             self.wait_for(queued)
         elif queued:
             self.logger.info(
-                "ZipRecruiter batches %s queued; not waiting (`ziprecruiter_wait_for_batches` is off). "
+                "ZipRecruiter batches %s queued; not waiting (`%s` is off). "
                 "Their results appear in the tap stream ziprecruiter_batches.",
                 ", ".join(b["id"] for b in queued),
+                WAIT_FOR_BATCHES_SETTING,
             )
 
 
@@ -548,14 +626,14 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
         existing = self._existing[subscriber_id]
         path = f"/subscriber/{quote(subscriber_id)}/searches"
         key = _key_of(record)
-        active = [s for s in existing if s.get("status") == zr.ACTIVE]
+        active = [s for s in existing if s.get("status") == ACTIVE]
         if _is_delete(record):
             wanted_id = str(record.get("id") or "")
             targets = [s for s in active if (s.get("id") == wanted_id if wanted_id else _key_of(s) == key)]
             for search in targets:
                 if not self.dry_run:
                     self.request("DELETE", f"{path}/{quote(search['id'])}")
-                search["status"] = zr.DEACTIVATED
+                search["status"] = DEACTIVATED
             return DELETED if targets else UNCHANGED
         if any(_key_of(s) == key for s in active):
             return UNCHANGED
@@ -563,7 +641,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
             "search": record.get("search"),
             "location": record.get("location"),
             "ip_address": record.get("ip_address"),
-            "create_time": _submit_time(record, zr.WITH_OFFSET),
+            "create_time": _submit_time(record, WITH_OFFSET),
         }
         created_id = None
         if not self.dry_run:
@@ -571,7 +649,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
             def stop_if_created() -> None:
                 # A submit always creates a search: never resend one ZipRecruiter already acted on.
                 searches = self.list_searches(subscriber_id)
-                found = [s for s in searches if s.get("status") == zr.ACTIVE and _key_of(s) == key]
+                found = [s for s in searches if s.get("status") == ACTIVE and _key_of(s) == key]
                 if found:
                     raise _SearchCreated(found[0])
 
@@ -585,7 +663,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
                 )
                 created_id = created.search.get("id")
         # Remember it, so a repeated record in the same drain does not create it twice.
-        existing.append({**form, "id": created_id, "status": zr.ACTIVE})
+        existing.append({**form, "id": created_id, "status": ACTIVE})
         return CREATED
 
 

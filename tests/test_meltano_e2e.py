@@ -38,8 +38,8 @@ from meltano_support import (
     store_counts,
 )
 
-from jobsync_common import jobcase as jc
 from jobsync_sandbox import configs
+from target_jobsync.jobcase import JOB_ACTIVE, JOB_EXPIRED
 
 pytestmark = pytest.mark.meltano
 
@@ -198,7 +198,7 @@ def test_pcrecruiter_positions_become_jobcase_jobs_and_a_rerun_writes_nothing(me
     assert open_positions and len(open_positions) < len(positions)
     for position in open_positions:
         job = jobs[str(position["JobId"])]
-        assert job["jobTitle"] == position["JobTitle"] and job["jobStatus"] == jc.JOB_ACTIVE
+        assert job["jobTitle"] == position["JobTitle"] and job["jobStatus"] == JOB_ACTIVE
         assert job["jobCity"] == position["City"] and job["jobState"] == position["State"]
         assert 5 <= len(str(job["jobZipCode"])) <= 7 and position["JobTitle"] in job["jobDescription"]
         assert companies[job["companyId"]]["partnerCompanyId"] == str(position["CompanyId"])
@@ -221,7 +221,7 @@ def test_a_deleted_or_filled_pcrecruiter_position_expires_its_jobcase_job(meltan
     one Open again comes back. Only those jobs are written."""
     meltano.run(PCR_TO_JOBCASE, "target-jobsync")
     live = sorted(
-        ad for ad, job in jobcase_jobs_by_ad(control).items() if job["jobStatus"] == jc.JOB_ACTIVE and ad.isdigit()
+        ad for ad, job in jobcase_jobs_by_ad(control).items() if job["jobStatus"] == JOB_ACTIVE and ad.isdigit()
     )
     deleted, filled = live[0], live[1]
     control.api_control("pcrecruiter", "delete", {"entity": "positions", "id": int(deleted)})
@@ -232,7 +232,7 @@ def test_a_deleted_or_filled_pcrecruiter_position_expires_its_jobcase_job(meltan
     control.clear_requests()
     meltano.run(PCR_TO_JOBCASE, "target-jobsync")
     jobs = jobcase_jobs_by_ad(control)
-    assert jobs[deleted]["jobStatus"] == jc.JOB_EXPIRED and jobs[filled]["jobStatus"] == jc.JOB_EXPIRED
+    assert jobs[deleted]["jobStatus"] == JOB_EXPIRED and jobs[filled]["jobStatus"] == JOB_EXPIRED
     assert sorted(jobcase_writes(control)) == sorted(f"POST /job/{jobs[ad]['id']}/expire/" for ad in (deleted, filled))
     assert meltano.summary()["jobcase_jobs"]["deleted"] == 2
 
@@ -240,7 +240,7 @@ def test_a_deleted_or_filled_pcrecruiter_position_expires_its_jobcase_job(meltan
         "pcrecruiter", "update", {"entity": "positions", "id": int(filled), "fields": {"Status": "Open"}}
     )
     meltano.run(PCR_TO_JOBCASE, "target-jobsync")
-    assert jobcase_jobs_by_ad(control)[filled]["jobStatus"] == jc.JOB_ACTIVE
+    assert jobcase_jobs_by_ad(control)[filled]["jobStatus"] == JOB_ACTIVE
 
 
 # -- write-back: TrackJobChanges -> Workable -------------------------------------------------------------------

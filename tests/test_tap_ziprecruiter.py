@@ -226,12 +226,8 @@ def test_batch_result_is_parsed_from_a_json_string_or_kept_as_an_object():
     assert zr.parse_batch_result(None) is None
 
 
-def test_timestamps_are_utc_in_responses_and_submitted_with_an_offset_or_as_pacific_wall_clock():
+def test_timestamps_in_responses_are_utc():
     assert zr.normalize_timestamp("2012-05-04T00:01:05") == "2012-05-04T00:01:05+00:00"
-    assert zr.submit_time("2012-05-04T00:01:05Z", zr.WITH_OFFSET) == "2012-05-04T00:01:05+00:00"
-    assert zr.submit_time("2012-05-04T02:01:05+02:00", zr.WITH_OFFSET) == "2012-05-04T00:01:05+00:00"
-    assert zr.submit_time("2012-05-04T00:01:05Z", zr.WALL_CLOCK) == "2012-05-03 17:01:05"
-    assert zr.submit_time("2013-01-15T20:00:00+00:00", zr.WALL_CLOCK) == "2013-01-15 12:00:00"  # PST in winter
 
 
 def test_properties_are_rewritten_comma_joined_or_repeated():

@@ -170,21 +170,33 @@ def test_a_job_may_name_its_company_by_partner_company_id(config, control):
     assert line["key"] == "adNumber='PCR-POS-3'" and "partnerCompanyId 'NOT-THERE'" in line["error"]
 
 
-def test_jobs_find_companies_sent_in_the_same_batch(config, control):
-    """No STATE between them: the target drains both sinks at once; jobs wait for the companies."""
+@pytest.mark.parametrize("drained_by", ["state", "full_sink"])
+def test_jobs_find_companies_sent_in_the_same_batch(config, control, drained_by):
+    """No STATE between them: the target writes the companies before the jobs naming them, whether the jobs
+    are drained on the STATE with every sink (company creates slowed, so a jobs drain alongside would look
+    too early) or early, because the jobs sink filled up while the companies were still waiting."""
     companies = [{**COMPANY, "partnerCompanyId": f"SAME-{n}"} for n in range(6)]
     jobs = [{**JOB, "adNumber": f"SAME-POS-{n}", "partnerCompanyId": f"SAME-{n}"} for n in range(6)]
+    if drained_by == "state":
+        control.add_fault(api="jobcase", method="POST", path="^/company/$", kind="latency", delay_ms=400, count=6)
+        # Each job even comes before its company.
+        records = [r for company, job in zip(companies, jobs, strict=True) for r in (job, company)]
+    else:
+        # Two jobs per company: the jobs sink is full (4 records) while the companies sink holds 2.
+        jobs = [{**job, "partnerCompanyId": f"SAME-{n // 2}"} for n, job in enumerate(jobs)]
+        config = {**config, "batch_size_rows": 4}
+        records = [r for n in range(3) for r in (companies[n], jobs[2 * n], jobs[2 * n + 1])]
     lines = [
         schema_message("jobcase_jobs", {}, ["adNumber"]),
         schema_message("jobcase_companies", {}, ["partnerCompanyId"]),
-        *(m for company, job in zip(companies, jobs) for m in (record_message("jobcase_jobs", job), record_message("jobcase_companies", company))),
+        *(record_message("jobcase_jobs" if "adNumber" in r else "jobcase_companies", r) for r in records),
         state_message({"all": "done"}),
     ]
     run_target(config, lines).check()
     store = control.store("jobcase")
     company_ids = {c["partnerCompanyId"]: c["id"] for c in store["companies"]}
     assert {j["adNumber"]: j["companyId"] for j in store["jobs"] if j["adNumber"].startswith("SAME-")} == {
-        f"SAME-POS-{n}": company_ids[f"SAME-{n}"] for n in range(6)
+        job["adNumber"]: company_ids[job["partnerCompanyId"]] for job in jobs
     }
 
 

@@ -9,6 +9,8 @@ import typing as t
 import pytest
 from support import record_message, run_target, schema_message, state_message
 
+from target_jobsync.ziprecruiter import WALL_CLOCK, WITH_OFFSET, submit_time
+
 SUBSCRIBERS = "ziprecruiter_subscribers"
 SEARCHES = "ziprecruiter_subscriber_searches"
 
@@ -378,6 +380,13 @@ def test_when_the_api_ignores_properties_subscribers_are_resubmitted_and_searche
     assert summary["unchanged"] == 1 and writes(control) == {}  # no second copy of the search
     assert any(key.startswith(f"GET /subscriber/{owner}/searches/") for key in calls(control))
     assert "Each job search is retrieved on its own" in run.stderr
+
+
+def test_create_time_is_submitted_with_an_offset_or_as_pacific_wall_clock():
+    assert submit_time("2012-05-04T00:01:05Z", WITH_OFFSET) == "2012-05-04T00:01:05+00:00"
+    assert submit_time("2012-05-04T02:01:05+02:00", WITH_OFFSET) == "2012-05-04T00:01:05+00:00"
+    assert submit_time("2012-05-04T00:01:05Z", WALL_CLOCK) == "2012-05-03 17:01:05"
+    assert submit_time("2013-01-15T20:00:00+00:00", WALL_CLOCK) == "2013-01-15 12:00:00"  # PST in winter
 
 
 @pytest.mark.parametrize("submit_timezone", ["pacific", "utc"])
