@@ -20,8 +20,8 @@ import typing as t
 import requests
 
 from jobsync_common import jobcase as jc
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common import ziprecruiter as zr
+from tap_jobsync.pcrecruiter import api as pcr
 
 Emit = t.Callable[[dict], None]
 

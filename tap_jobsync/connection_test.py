@@ -24,13 +24,13 @@ from singer_sdk import typing as th
 
 from jobsync_common import connection_test as ct
 from jobsync_common import jobcase as jc
-from jobsync_common import pcrecruiter as pcr
-from jobsync_common import trackjobchanges as tjc
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import ConfigError, JobSyncError
 from tap_jobsync.jobcase.streams import JobcaseCompaniesStream
+from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter import check_config as pcrecruiter_entities
 from tap_jobsync.pcrecruiter.streams import STREAM_TYPES as PCRECRUITER_STREAMS
+from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.streams import TrackJobChangesAccountStream
 from tap_jobsync.ziprecruiter.streams import ZipRecruiterSubscribersStream
 

@@ -6,9 +6,9 @@ import typing as t
 
 from singer_sdk import typing as th
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import ConfigError
 from jobsync_common.settings import rate_limit_property
+from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter.streams import STREAM_TYPES
 from tap_jobsync.service import TapService
 

@@ -13,11 +13,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from singer_sdk.pagination import PageNumberPaginator
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import ConfigError, JobSyncError, ServiceAuthError
 from jobsync_common.http import decode_json
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator, JobSyncStream
+from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator, SessionRefusedError
 
 if t.TYPE_CHECKING:

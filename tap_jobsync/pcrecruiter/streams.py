@@ -30,8 +30,8 @@ from pathlib import Path
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_LOG_BASED
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import APIRejectedError, ConfigError, JobSyncError, excerpt
+from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter.client import (
     ChangeTrackingVersionExpiredError,
     PCRecruiterStream,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from singer_sdk import typing as th
 
-from jobsync_common import trackjobchanges as tjc
 from tap_jobsync.service import TapService
+from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.client import HAS_NEW_JOB_ONLY_SETTING
 from tap_jobsync.trackjobchanges.streams import (
     TrackJobChangesAccountStream,
