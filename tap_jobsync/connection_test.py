@@ -28,7 +28,6 @@ from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import ConfigError, JobSyncError
 from tap_jobsync.jobcase.streams import JobcaseCompaniesStream
 from tap_jobsync.pcrecruiter import api as pcr
-from tap_jobsync.pcrecruiter import check_config as pcrecruiter_entities
 from tap_jobsync.pcrecruiter.streams import STREAM_TYPES as PCRECRUITER_STREAMS
 from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.streams import TrackJobChangesAccountStream
@@ -73,7 +72,7 @@ PROBES: dict[str, Probe] = {
     tjc.SERVICE.key: Probe(lambda config: TrackJobChangesAccountStream, lambda stream: {}, tjc.SERVICE.base_url_setting),
     # Log in (access-token), then one row of the first synced entity with the session token.
     pcr.SERVICE.key: Probe(
-        lambda config: PCRECRUITER_STREAMS[pcrecruiter_entities(config)[0]],
+        lambda config: PCRECRUITER_STREAMS[pcr.check_config(config)[0]],
         lambda stream: {pcr.RESULTS_PER_PAGE_PARAM: 1, pcr.FIELDS_PARAM: stream.key_name},  # type: ignore[attr-defined]
         pcr.SERVICE.base_url_setting,
     ),

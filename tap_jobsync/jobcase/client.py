@@ -17,6 +17,7 @@ from jobsync_common.errors import JobSyncError, excerpt
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator
+from tap_jobsync.jobcase import api
 from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
@@ -63,7 +64,7 @@ class JobcaseStream(FullTableVersionsStream):
 
     @property
     def page_size(self) -> int:
-        return int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE)
+        return api.page_size(self.config)
 
     @property
     def partitions(self) -> list[dict] | None:

@@ -122,7 +122,7 @@ class PCRecruiterStream(JobSyncStream):
 
     @property
     def results_per_page(self) -> int:
-        return int(self.config.get(pcr.RESULTS_PER_PAGE_SETTING) or pcr.DEFAULT_RESULTS_PER_PAGE)
+        return pcr.results_per_page(self.config)
 
     # -- requests ------------------------------------------------------------------------------------------
     def get_new_paginator(self) -> PCRecruiterPaginator:

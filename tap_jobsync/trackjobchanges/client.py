@@ -21,9 +21,6 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-# Tap-only setting (the service's shared settings are in jobsync_common.trackjobchanges).
-HAS_NEW_JOB_ONLY_SETTING = "trackjobchanges_has_new_job_only"
-
 
 class TrackJobChangesPaginator(GuardedPaginator, PageNumberPaginator):
     """1-based ``page``; stop at ``last_page: true`` (or, lacking the flag, at an empty page)."""

@@ -13,7 +13,8 @@ import typing as t
 
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.redact import REDACTED, is_sensitive_name, scrub
-from tap_jobsync.trackjobchanges.client import HAS_NEW_JOB_ONLY_SETTING, TrackJobChangesStream
+from tap_jobsync.trackjobchanges import api as tjc
+from tap_jobsync.trackjobchanges.client import TrackJobChangesStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -56,7 +57,7 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
-        if self.config.get(HAS_NEW_JOB_ONLY_SETTING):
+        if self.config.get(tjc.HAS_NEW_JOB_ONLY_SETTING):
             params["has_new_job"] = "true"
         return params
 
