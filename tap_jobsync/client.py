@@ -19,7 +19,6 @@ all of them share:
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
 import threading
 import time
@@ -40,22 +39,11 @@ from jobsync_common.http import RequestStats, ServiceHttp, decode_json, describe
 from jobsync_common.paging import PageGuard, SeenKeys
 from jobsync_common.redact import scrub
 from jobsync_common.service import ServiceSpec
+from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync.messages import RecordPlan
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
-
-def parse_timestamp(value: t.Any) -> dt.datetime | None:
-    """Parse an ISO 8601 timestamp (``Z`` or offset; naive means UTC)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        text = str(value).strip().replace("Z", "+00:00").replace(" ", "T", 1)
-        parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 class WrongShapeError(JobSyncError):

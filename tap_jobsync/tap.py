@@ -16,8 +16,8 @@ from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, invalid_settings
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync import connection_test, versions
-from tap_jobsync.client import parse_timestamp
 from tap_jobsync.jobcase import SOURCE as JOBCASE
 from tap_jobsync.messages import JobSyncMessageWriter
 from tap_jobsync.pcrecruiter import SOURCE as PCRECRUITER

@@ -28,6 +28,7 @@ from singer_sdk import typing as th
 
 from jobsync_common.errors import ConfigError
 from jobsync_common.service import ServiceSpec
+from jobsync_common.timestamps import parse_timestamp
 
 #: Path of the API below the host (the sandbox mounts it below ``/pcrecruiter``).
 BASE_PATH = "/rest/api"
@@ -136,13 +137,13 @@ def parse_version(value: t.Any) -> int | None:
 
 def age_of(stamp: t.Any, now: dt.datetime) -> dt.timedelta | None:
     """How long before ``now`` an ISO 8601 stamp kept in the state was taken (None: absent or unreadable)."""
-    if not isinstance(stamp, str) or not stamp:
+    if not isinstance(stamp, str):
         return None
     try:
-        taken = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        taken = parse_timestamp(stamp)
     except ValueError:
         return None
-    return now - (taken if taken.tzinfo else taken.replace(tzinfo=dt.timezone.utc))
+    return None if taken is None else now - taken
 
 
 def app_header(app_name: str, command: str | None = None) -> str:
