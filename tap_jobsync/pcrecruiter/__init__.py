@@ -5,14 +5,15 @@ from __future__ import annotations
 import typing as t
 
 from tap_jobsync.pcrecruiter import api as pcr
+from tap_jobsync.pcrecruiter.run import PCRecruiterRun
 from tap_jobsync.pcrecruiter.streams import STREAM_TYPES
 from tap_jobsync.service import TapService
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Stream
+    from tap_jobsync.client import JobSyncStream
 
 
-def _stream_types(config: t.Mapping[str, t.Any]) -> list[type[Stream]]:
+def _stream_types(config: t.Mapping[str, t.Any]) -> list[type[JobSyncStream]]:
     return [STREAM_TYPES[entity] for entity in pcr.check_config(config)]
 
 
@@ -20,4 +21,6 @@ SOURCE = TapService(
     service=pcr.SERVICE,
     settings=pcr.setting_properties(),
     stream_types=_stream_types,
+    # One login and one app-name pull per run, shared by its streams.
+    new_run=PCRecruiterRun,
 )

@@ -1,12 +1,12 @@
 """The PCRecruiter base stream: session auth, Page/ResultsPerPage paging, change-tracking headers.
 
 What each request sends is a :class:`ReadMode` (plain listing, changes since a version,
-an app-name pull); the streams in ``streams.py`` decide which reads a run makes.
+an app-name pull); the streams in ``streams.py`` decide which reads a run makes. The
+session and the app-name pull belong to the run (``run.py``), shared by its streams.
 """
 
 from __future__ import annotations
 
-import threading
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -18,14 +18,15 @@ from jobsync_common.http import decode_json
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator, JobSyncStream
 from tap_jobsync.pcrecruiter import api as pcr
-from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator, SessionRefusedError
+from tap_jobsync.pcrecruiter.auth import SessionRefusedError
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_jobsync.pcrecruiter.streams import AppNamePull
+    from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator
+    from tap_jobsync.pcrecruiter.run import AppNamePull, PCRecruiterRun
 
 
 class ChangeTrackingVersionExpiredError(JobSyncError):
@@ -90,10 +91,6 @@ class ReadMode:
     query: str | None = None
 
 
-_authenticators: dict[tuple, PCRecruiterSessionAuthenticator] = {}
-_authenticators_lock = threading.Lock()
-
-
 def page_number(response: requests.Response) -> int:
     values = parse_qs(urlsplit(response.request.url or "").query).get(pcr.PAGE_PARAM)
     return int(values[0]) if values and values[0].isdigit() else 1
@@ -104,21 +101,17 @@ class PCRecruiterStream(JobSyncStream):
 
     service = pcr.SERVICE
     records_key = pcr.RESULTS_KEY
+    service_run: PCRecruiterRun
 
-    read_mode: ReadMode = ReadMode()
+    def __init__(self, *args: t.Any, run: PCRecruiterRun, **kwargs: t.Any) -> None:
+        super().__init__(*args, run=run, **kwargs)
+        #: What the next pass over the pages sends (see read_pages).
+        self.read_mode = ReadMode()
 
     @property
     def authenticator(self) -> PCRecruiterSessionAuthenticator:
         # One session for every PCRecruiter stream of the run: a single access-token call.
-        key = (
-            self.url_base,
-            *(str(self.config.get(s)) for s in (pcr.DATABASE_ID_SETTING, pcr.USERNAME_SETTING, pcr.APP_ID_SETTING)),
-        )
-        with _authenticators_lock:
-            auth = _authenticators.get(key)
-            if auth is None:
-                auth = _authenticators[key] = PCRecruiterSessionAuthenticator(self.config, self.url_base, self.http)
-            return auth
+        return self.service_run.authenticator(self.http, self.url_base)
 
     @property
     def results_per_page(self) -> int:
