@@ -149,6 +149,18 @@ class JobSyncStream(RESTStream):
 
         return call
 
+    def send_get(
+        self,
+        url: str,
+        *,
+        params: t.Mapping[str, t.Any] | None = None,
+        headers: t.Mapping[str, str] | None = None,
+        context: Context | None = None,
+    ) -> requests.Response:
+        """One GET outside the stream's listing (a probe, a command), with the stream's auth, pacing and retries."""
+        prepared = self.build_prepared_request(method="GET", url=url, params=params, headers=headers)
+        return self.request_decorator(self._request)(prepared, context)
+
     def validate_response(self, response: requests.Response) -> None:
         self.http.check(response)
 

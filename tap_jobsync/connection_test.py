@@ -90,8 +90,7 @@ def probe(tap: Tap, service: TapService, synced: t.Sequence[Stream] = ()) -> tup
     params = stream.get_url_params(None, None)
     params = {**(params if isinstance(params, dict) else {}), **PROBES[service.key].params(stream)}
     url = stream.get_url(None)
-    prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=stream.http_headers)
-    response = stream.request_decorator(stream._request)(prepared, None)
+    response = stream.send_get(url, params=params, headers=stream.http_headers)
     return f"GET {url[len(stream.url_base) :] or '/'}", response
 
 

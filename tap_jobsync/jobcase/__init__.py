@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from jobsync_common import jobcase as jc
 from tap_jobsync.jobcase import api
 from tap_jobsync.jobcase.streams import (
@@ -13,7 +15,10 @@ from tap_jobsync.jobcase.streams import (
 )
 from tap_jobsync.service import TapService
 
-STREAM_TYPES = [
+if t.TYPE_CHECKING:
+    from tap_jobsync.client import JobSyncStream
+
+STREAM_TYPES: list[type[JobSyncStream]] = [
     JobcaseCompaniesStream,
     JobcaseProductsStream,
     JobcaseJobsStream,

@@ -153,10 +153,7 @@ class PCRecruiterStream(JobSyncStream):
 
     def send(self, path: str, tracking: str, context: Context | None = None) -> requests.Response:
         """One GET with ``X-CHANGETRACKING`` (the null endpoint), with the stream's retries and auth."""
-        prepared = self.build_prepared_request(
-            method="GET", url=f"{self.url_base}/{path}", headers={pcr.TRACKING_HEADER: tracking}
-        )
-        return self.request_decorator(self._request)(prepared, context)
+        return self.send_get(f"{self.url_base}/{path}", headers={pcr.TRACKING_HEADER: tracking}, context=context)
 
     def current_version(self, context: Context | None = None) -> int:
         """``GET null`` with ``X-CHANGETRACKING: GET``: the database's current change-tracking version."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from tap_jobsync.service import TapService
 from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.streams import (
@@ -11,7 +13,10 @@ from tap_jobsync.trackjobchanges.streams import (
     TrackJobChangesPingsStream,
 )
 
-STREAM_TYPES = [
+if t.TYPE_CHECKING:
+    from tap_jobsync.client import JobSyncStream
+
+STREAM_TYPES: list[type[JobSyncStream]] = [
     TrackJobChangesAccountStream,
     TrackJobChangesConnectionsStream,
     TrackJobChangesEmploymentsStream,
