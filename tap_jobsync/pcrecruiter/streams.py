@@ -139,7 +139,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         key, deleted = pcr.split_deleted_key(self._key(row), only_deletes=self.operations == pcr.DELETE)
         if deleted:
             # The API gives no deletion time: the time we learned of it is the best we have.
-            return {self.key_name: key, DELETED_AT: dt.datetime.now(dt.timezone.utc).isoformat()}
+            return {self.key_name: key, DELETED_AT: now_stamp()}
         row = {k: v for k, v in row.items() if k.lower() != self.key_name.lower()}
         return {self.key_name: key, **row}
 
