@@ -20,8 +20,9 @@ import typing as t
 import requests
 
 from jobsync_common import jobcase as jc
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common import ziprecruiter as zr
+from tap_jobsync.jobcase import api as tap_jc
+from tap_jobsync.pcrecruiter import api as pcr
 
 Emit = t.Callable[[dict], None]
 
@@ -97,7 +98,7 @@ class BareLoop:
         }
         session_id = self.get(f"{base}/access-token", params=login)["SessionId"]
         headers = {"Authorization": f"BEARER {session_id}"}
-        per_page = int(self.config.get(pcr.RESULTS_PER_PAGE_SETTING) or pcr.DEFAULT_RESULTS_PER_PAGE)
+        per_page = pcr.results_per_page(self.config)
         page = 1
         while True:
             body = self.get(f"{base}/candidates", params={"ResultsPerPage": per_page, "Page": page}, headers=headers)
@@ -111,7 +112,7 @@ class BareLoop:
     def jobcase_jobs(self, _children: bool) -> None:  # Jobcase jobs have no children
         base = self.config["jobcase_base_url"]
         headers = {jc.API_KEY_HEADER: self.config["jobcase_api_key"]}
-        limit = int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE)
+        limit = tap_jc.page_size(self.config)
         for status in jc.JOB_STATUSES:
             offset = 0
             while True:

@@ -20,7 +20,7 @@ from benchmarks.common import (
     log,
     markdown_table,
 )
-from jobsync_common import pcrecruiter as pcr
+from tap_jobsync.pcrecruiter import api as pcr
 
 STREAM = "pcrecruiter_candidates"
 ENTITY = "candidates"

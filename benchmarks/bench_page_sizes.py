@@ -32,7 +32,7 @@ from benchmarks.common import (
     write_singer_input,
 )
 from jobsync_common import jobcase as jc
-from jobsync_common import pcrecruiter as pcr
+from tap_jobsync.pcrecruiter import api as pcr
 
 OLD_JOBCASE_PAGE = 100
 OLD_PCRECRUITER_PAGE = 100

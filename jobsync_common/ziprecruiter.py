@@ -33,6 +33,7 @@ from singer_sdk import typing as th
 
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.service import ServiceSpec
+from jobsync_common.timestamps import parse_timestamp
 
 T = t.TypeVar("T")
 
@@ -119,13 +120,8 @@ def normalize_query_page(payload: t.Any) -> tuple[list[dict], int, int | None]:
 
 def normalize_timestamp(value: t.Any) -> str | None:
     """An API timestamp as ISO 8601 with an explicit offset (offset-less values are UTC)."""
-    if value in (None, ""):
-        return None
-    text = str(value).strip().replace(" ", "T", 1)
-    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=RESPONSE_TIMEZONE)
-    return parsed.astimezone(dt.timezone.utc).isoformat()
+    parsed = parse_timestamp(value, naive=RESPONSE_TIMEZONE)
+    return None if parsed is None else parsed.astimezone(dt.timezone.utc).isoformat()
 
 
 def refuses_field(text: str, name: str) -> bool:

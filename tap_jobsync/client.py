@@ -19,12 +19,11 @@ all of them share:
 from __future__ import annotations
 
 import collections
-import datetime as dt
 import logging
-import threading
 import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 
 import requests
@@ -36,26 +35,18 @@ from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from jobsync_common.errors import JobSyncError, excerpt
-from jobsync_common.http import RequestStats, ServiceHttp, decode_json, describe_request
+from jobsync_common.http import RequestStats, ServiceClient, ServiceHttp, decode_json, describe_request
 from jobsync_common.paging import PageGuard, SeenKeys
 from jobsync_common.redact import scrub
-from jobsync_common.service import ServiceSpec
+from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync.messages import RecordPlan
 
 if t.TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
-
-def parse_timestamp(value: t.Any) -> dt.datetime | None:
-    """Parse an ISO 8601 timestamp (``Z`` or offset; naive means UTC)."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        text = str(value).strip().replace("Z", "+00:00").replace(" ", "T", 1)
-        parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    from jobsync_common.service import ServiceSpec
+    from tap_jobsync.service import ServiceRun
 
 
 class WrongShapeError(JobSyncError):
@@ -83,6 +74,24 @@ class GuardedPaginator:
         super().advance(response)  # type: ignore[misc]
 
 
+@dataclass(slots=True)
+class StreamStats:
+    """What a stream counts during one run, for its summary line (requests and retries: ``request_stats``)."""
+
+    records: int = 0
+    #: Records whose primary key the stream had already emitted in this run.
+    duplicate_keys: int = 0
+    #: ``time.monotonic()`` of the stream's first and last request or record.
+    first_activity: float | None = None
+    last_activity: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        if self.first_activity is None or self.last_activity is None:
+            return 0.0
+        return self.last_activity - self.first_activity
+
+
 class JobSyncStream(RESTStream):
     """Base of every tap-jobsync stream (see module docstring)."""
 
@@ -91,7 +100,20 @@ class JobSyncStream(RESTStream):
     #: Key of the records list in the JSON body (None: the body is the list).
     records_key: t.ClassVar[str | None] = None
 
-    _thread_local = threading.local()
+    def __init__(self, tap: Tap, *args: t.Any, run: ServiceRun | None = None, **kwargs: t.Any) -> None:
+        #: What the streams of this service share in this run (see ``TapService.streams``); None: nothing.
+        self.service_run = run
+        #: Set once the stream (and its children) finished syncing (a stop signal names the others).
+        self.finished = False
+        self.stats = StreamStats()
+        self.request_stats = RequestStats()
+        #: This (child) stream's records being fetched ahead by ``prefetch_children``, by context.
+        self.prefetched: dict[str, Future[list[dict]]] = {}
+        self._seen_keys = SeenKeys()
+        # Planned once per schema and selection, not once per record (tap_jobsync/messages.py).
+        self._record_plan: RecordPlan | None = None
+        self._schema_message_written = False
+        super().__init__(tap, *args, **kwargs)
 
     # -- HTTP plumbing: the shared policy (jobsync_common.http) ----------------------------------
     @property
@@ -99,12 +121,14 @@ class JobSyncStream(RESTStream):
         return self.service.base_url(self.config)
 
     @cached_property
-    def http(self) -> ServiceHttp:
-        return self.service.http(self.config, logger=self.logger)
+    def client(self) -> ServiceClient:
+        """The service's HTTP policy for this stream, with one session per thread (prefetching uses workers)."""
+        http = self.service.http(self.config, logger=self.logger)
+        return ServiceClient(http, self.url_base, base_url_setting=self.service.base_url_setting)
 
-    @cached_property
-    def request_stats(self) -> RequestStats:
-        return RequestStats()
+    @property
+    def http(self) -> ServiceHttp:
+        return self.client.http
 
     @property
     def timeout(self) -> float:  # type: ignore[override]
@@ -113,12 +137,7 @@ class JobSyncStream(RESTStream):
 
     @property
     def requests_session(self) -> requests.Session:
-        # One session per thread: child-stream prefetching sends from worker threads.
-        sessions = self._thread_local.__dict__.setdefault("sessions", {})
-        session = sessions.get(id(self))
-        if session is None:
-            session = sessions[id(self)] = self.http.session(self.url_base)
-        return session
+        return self.client.session
 
     def request_decorator(self, func: t.Callable) -> t.Callable:
         """The shared retry loop around the SDK's request (pacing, Retry-After, bounded tries, stop signals)."""
@@ -129,6 +148,18 @@ class JobSyncStream(RESTStream):
             return self.http.send(lambda: func(prepared_request, context), endpoint=endpoint, stats=self.request_stats)
 
         return call
+
+    def send_get(
+        self,
+        url: str,
+        *,
+        params: t.Mapping[str, t.Any] | None = None,
+        headers: t.Mapping[str, str] | None = None,
+        context: Context | None = None,
+    ) -> requests.Response:
+        """One GET outside the stream's listing (a probe, a command), with the stream's auth, pacing and retries."""
+        prepared = self.build_prepared_request(method="GET", url=url, params=params, headers=headers)
+        return self.request_decorator(self._request)(prepared, context)
 
     def validate_response(self, response: requests.Response) -> None:
         self.http.check(response)
@@ -193,35 +224,32 @@ class JobSyncStream(RESTStream):
         super().log(message, *args, level=level, **kwargs)
 
     # -- run summary -------------------------------------------------------------------------------
-    #: Set once the stream (and its children) finished syncing (a stop signal names the others).
-    finished = False
-
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         super().finalize_state_progress_markers(state)
         if self.parent_stream_type is None:
             # singer-sdk calls this after a top-level stream's sync, its children included.
             for stream in (self, *self.child_streams):
-                stream.__dict__["finished"] = True
+                if isinstance(stream, JobSyncStream):
+                    stream.finished = True
 
     def _mark_activity(self) -> None:
-        now = time.monotonic()
-        self.__dict__.setdefault("_first_activity", now)
-        self.__dict__["_last_activity"] = now
+        stats = self.stats
+        stats.last_activity = time.monotonic()
+        if stats.first_activity is None:
+            stats.first_activity = stats.last_activity
 
     def log_sync_costs(self) -> None:
         """One summary line per stream at the end of the run (singer-sdk calls this for every stream)."""
         if not (self.selected or self.has_selected_descendents):
             return
-        seconds = self.__dict__.get("_last_activity", 0.0) - self.__dict__.get("_first_activity", 0.0)
-        stats = self.request_stats
-        duplicates = self.__dict__.get("_duplicate_keys", 0)
+        duplicates = self.stats.duplicate_keys
         self.logger.info(
             "Summary %s: %d records, %d requests, %d retries, %.1fs%s",
             self.name,
-            self.__dict__.get("_records_emitted", 0),
-            stats.requests,
-            stats.retries,
-            seconds,
+            self.stats.records,
+            self.request_stats.requests,
+            self.request_stats.retries,
+            self.stats.seconds,
             f", {duplicates} duplicate primary keys" if duplicates else "",
         )
         if duplicates:
@@ -247,34 +275,31 @@ class JobSyncStream(RESTStream):
                 f"`{missing}`: {excerpt(record, 160)}"
             )
             raise MissingPrimaryKeyError(msg)
-        seen = self.__dict__.get("_seen_keys")
-        if seen is None:
-            seen = self.__dict__["_seen_keys"] = SeenKeys()
-        if seen.add(values):
-            self.__dict__["_duplicate_keys"] = self.__dict__.get("_duplicate_keys", 0) + 1
+        if self._seen_keys.add(values):
+            self.stats.duplicate_keys += 1
 
     # -- records to messages ----------------------------------------------------------------------
     def _write_schema_message(self) -> None:
         # singer-sdk syncs a child stream once per parent record and writes its SCHEMA each
         # time (a million parents: a million identical messages); once per run is enough.
-        if self.parent_stream_type is not None and self.__dict__.get("_schema_message_written"):
+        if self.parent_stream_type is not None and self._schema_message_written:
             return
         super()._write_schema_message()
-        self.__dict__["_schema_message_written"] = True
+        self._schema_message_written = True
 
     def _generate_record_messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
         """singer-sdk 0.54's ``Stream._generate_record_messages``, with its per-record helpers
         planned once per stream (see ``tap_jobsync/messages.py``); re-check on an SDK upgrade."""
         self.check_record(record)
-        self.__dict__["_records_emitted"] = self.__dict__.get("_records_emitted", 0) + 1
+        self.stats.records += 1
         self._mark_activity()
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
             yield from super()._generate_record_messages(record)
             return
         schema, mask = self.effective_schema, self.mask
-        plan = self.__dict__.get("_record_plan")
+        plan = self._record_plan
         if plan is None or not plan.built_for(schema, mask):
-            plan = self.__dict__["_record_plan"] = RecordPlan(schema, mask)
+            plan = self._record_plan = RecordPlan(schema, mask)
         if not plan.selects_everything:
             pop_deselected_record_properties(record, self.schema, mask)
         conformed = plan.conformer.conform(record)
@@ -329,9 +354,6 @@ class JobSyncStream(RESTStream):
     def max_workers(self) -> int:
         return max(1, int(self.config.get("max_workers") or 1))
 
-    def _prefetched(self) -> dict[str, Future]:
-        return self.__dict__.setdefault("_prefetch_futures", {})
-
     @staticmethod
     def _context_key(context: t.Mapping[str, t.Any] | None) -> str:
         return repr(sorted((context or {}).items()))
@@ -341,7 +363,7 @@ class JobSyncStream(RESTStream):
         return list(self.request_records(context))
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        future = self._prefetched().pop(self._context_key(context), None)
+        future = self.prefetched.pop(self._context_key(context), None)
         if future is not None:
             yield from future.result()
             return
@@ -369,7 +391,7 @@ class JobSyncStream(RESTStream):
                         for child in children:
                             if isinstance(child, JobSyncStream):
                                 key = self._context_key(child_context)
-                                child._prefetched()[key] = pool.submit(child.fetch_all_records, child_context)
+                                child.prefetched[key] = pool.submit(child.fetch_all_records, child_context)
                     window.append(record)
                     if len(window) > workers * 2:
                         yield window.popleft()
@@ -378,6 +400,6 @@ class JobSyncStream(RESTStream):
             finally:
                 for child in children:
                     if isinstance(child, JobSyncStream):
-                        for future in child._prefetched().values():
+                        for future in child.prefetched.values():
                             future.cancel()
-                        child._prefetched().clear()
+                        child.prefetched.clear()

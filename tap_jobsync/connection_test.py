@@ -24,21 +24,20 @@ from singer_sdk import typing as th
 
 from jobsync_common import connection_test as ct
 from jobsync_common import jobcase as jc
-from jobsync_common import pcrecruiter as pcr
-from jobsync_common import trackjobchanges as tjc
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import ConfigError, JobSyncError
+from tap_jobsync.client import JobSyncStream
 from tap_jobsync.jobcase.streams import JobcaseCompaniesStream
-from tap_jobsync.pcrecruiter import check_config as pcrecruiter_entities
+from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter.streams import STREAM_TYPES as PCRECRUITER_STREAMS
+from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.streams import TrackJobChangesAccountStream
 from tap_jobsync.ziprecruiter.streams import ZipRecruiterSubscribersStream
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk import Tap
+    from singer_sdk import Stream, Tap
 
-    from tap_jobsync.client import JobSyncStream
     from tap_jobsync.service import TapService
 
 PREFLIGHT_SETTING = "preflight_connection_test"
@@ -65,37 +64,39 @@ class Probe:
 
     stream_type: t.Callable[[t.Mapping[str, t.Any]], type[JobSyncStream]]
     params: t.Callable[[JobSyncStream], dict[str, t.Any]]
-    base_url_setting: str
 
 
 PROBES: dict[str, Probe] = {
     # The account snapshot: one small object (and the `group`, when set, must exist).
-    tjc.SERVICE.key: Probe(lambda config: TrackJobChangesAccountStream, lambda stream: {}, tjc.SERVICE.base_url_setting),
+    tjc.SERVICE.key: Probe(lambda config: TrackJobChangesAccountStream, lambda stream: {}),
     # Log in (access-token), then one row of the first synced entity with the session token.
     pcr.SERVICE.key: Probe(
-        lambda config: PCRECRUITER_STREAMS[pcrecruiter_entities(config)[0]],
+        lambda config: PCRECRUITER_STREAMS[pcr.check_config(config)[0]],
         lambda stream: {pcr.RESULTS_PER_PAGE_PARAM: 1, pcr.FIELDS_PARAM: stream.key_name},  # type: ignore[attr-defined]
-        pcr.SERVICE.base_url_setting,
     ),
-    zr.SERVICE.key: Probe(
-        lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}, zr.SERVICE.base_url_setting
-    ),
-    jc.SERVICE.key: Probe(lambda config: JobcaseCompaniesStream, lambda stream: {"limit": 1}, jc.SERVICE.base_url_setting),
+    zr.SERVICE.key: Probe(lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}),
+    jc.SERVICE.key: Probe(lambda config: JobcaseCompaniesStream, lambda stream: {"limit": 1}),
 }
 
 
-def probe(tap: Tap, service: TapService) -> tuple[str, requests.Response]:
-    """Send the service's probe through a stream of that service (auth, retries, error messages)."""
-    stream = PROBES[service.key].stream_type(tap.config)(tap=tap)
+def probe(tap: Tap, service: TapService, synced: t.Sequence[Stream] = ()) -> tuple[str, requests.Response]:
+    """Send the service's probe through a stream of that service (auth, retries, error messages).
+
+    ``synced``: the streams of the sync about to run; the probe joins their run, so the sync reuses what
+    the probe set up (PCRecruiter's session).
+    """
+    run = next((s.service_run for s in synced if isinstance(s, JobSyncStream) and s.service is service.service), None)
+    stream = service.streams(tap, [PROBES[service.key].stream_type(tap.config)], run=run)[0]
     params = stream.get_url_params(None, None)
     params = {**(params if isinstance(params, dict) else {}), **PROBES[service.key].params(stream)}
     url = stream.get_url(None)
-    prepared = stream.build_prepared_request(method="GET", url=url, params=params, headers=stream.http_headers)
-    response = stream.request_decorator(stream._request)(prepared, None)
+    response = stream.send_get(url, params=params, headers=stream.http_headers)
     return f"GET {url[len(stream.url_base) :] or '/'}", response
 
 
-def check_service(tap: Tap, service: TapService, selected: set[str] | None) -> ct.CheckResult:
+def check_service(
+    tap: Tap, service: TapService, selected: set[str] | None, synced: t.Sequence[Stream] = ()
+) -> ct.CheckResult:
     """One service's line; ``selected``: the stream names a catalog selects (None: no catalog)."""
     if selected is not None and not any(name.startswith(f"{service.key}_") for name in selected):
         return ct.skipped(service.name, "no selected stream")
@@ -104,11 +105,13 @@ def check_service(tap: Tap, service: TapService, selected: set[str] | None) -> c
             return ct.not_configured(service.name, service.credential_settings)
     except ConfigError as exc:
         return ct.CheckResult(service.name, ct.FAILED, ct.explain(service.name, "", exc))
-    return ct.timed_check(service.name, PROBES[service.key].base_url_setting, lambda: probe(tap, service))
+    return ct.timed_check(service.name, service.service.base_url_setting, lambda: probe(tap, service, synced))
 
 
-def check_services(tap: Tap, services: t.Sequence[TapService], selected: set[str] | None) -> list[ct.CheckResult]:
-    return ct.run_all(services, lambda service: check_service(tap, service, selected))
+def check_services(
+    tap: Tap, services: t.Sequence[TapService], selected: set[str] | None, synced: t.Sequence[Stream] = ()
+) -> list[ct.CheckResult]:
+    return ct.run_all(services, lambda service: check_service(tap, service, selected, synced))
 
 
 def selected_in_catalog(catalog: t.Mapping[str, t.Any]) -> set[str]:
@@ -163,7 +166,7 @@ def preflight(tap: Tap, services: t.Sequence[TapService]) -> None:
     services = [s for s in services if any(name.startswith(f"{s.key}_") for name in selected)]
     if not services:
         return
-    results = check_services(tap, services, selected)
+    results = check_services(tap, services, selected, list(tap.streams.values()))
     for result in results:
         level = logging.ERROR if result.outcome == ct.FAILED else logging.INFO
         tap.logger.log(level, "Connection test: %s", result.line())

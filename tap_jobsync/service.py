@@ -10,9 +10,23 @@ from singer_sdk import typing as th
 from jobsync_common.errors import ConfigError
 
 if t.TYPE_CHECKING:
-    from singer_sdk import Stream, Tap
+    from singer_sdk import Tap
 
     from jobsync_common.service import ServiceSpec
+    from tap_jobsync.client import JobSyncStream
+
+
+class ServiceRun:
+    """What the streams of one service share during one run of the tap (a login, a change-tracking pull...).
+
+    :meth:`TapService.streams` makes one and hands it to every stream it builds (``run=``); nothing of a
+    run outlives it or reaches another tap in the same process.
+    """
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        self.config = config
+        #: The streams built for this run (a stream added to it later, like a connection test's, is not one).
+        self.streams: list[JobSyncStream] = []
 
 
 @dataclass(frozen=True)
@@ -21,9 +35,11 @@ class TapService:
 
     service: ServiceSpec
     settings: list[th.Property]
-    stream_types: t.Callable[[t.Mapping[str, t.Any]], list[type[Stream]]]
+    stream_types: t.Callable[[t.Mapping[str, t.Any]], list[type[JobSyncStream]]]
     #: Settings that must be set once the service is configured (checked with a clear message).
     required_when_configured: tuple[str, ...] = field(default=())
+    #: Makes the :class:`ServiceRun` the service's streams share; None: they share nothing.
+    new_run: t.Callable[[t.Mapping[str, t.Any]], ServiceRun] | None = None
 
     @property
     def key(self) -> str:
@@ -53,5 +69,23 @@ class TapService:
             raise ConfigError(msg)
         return True
 
-    def streams(self, tap: Tap) -> list[Stream]:
-        return [stream_type(tap=tap) for stream_type in self.stream_types(tap.config)]
+    def streams(
+        self,
+        tap: Tap,
+        stream_types: t.Sequence[type[JobSyncStream]] | None = None,
+        *,
+        run: ServiceRun | None = None,
+    ) -> list[JobSyncStream]:
+        """The service's streams for one run of ``tap`` (``stream_types``: only these).
+
+        A service with ``new_run`` gets a new :class:`ServiceRun`, shared by all of them; ``run`` makes them
+        join one under way instead (a connection test's probe during a sync), without becoming its ``streams``.
+        """
+        types = self.stream_types(tap.config) if stream_types is None else list(stream_types)
+        if run is not None:
+            return [stream_type(tap=tap, run=run) for stream_type in types]
+        run = self.new_run(tap.config) if self.new_run is not None else None
+        streams = [stream_type(tap=tap, run=run) for stream_type in types]
+        if run is not None:
+            run.streams = list(streams)
+        return streams

@@ -16,8 +16,9 @@ from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, invalid_settings
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
+from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync import connection_test, versions
-from tap_jobsync.client import parse_timestamp
+from tap_jobsync.client import JobSyncStream
 from tap_jobsync.jobcase import SOURCE as JOBCASE
 from tap_jobsync.messages import JobSyncMessageWriter
 from tap_jobsync.pcrecruiter import SOURCE as PCRECRUITER
@@ -77,7 +78,7 @@ class TapJobSync(Tap):
             writer.write_message(last_state)
         sys.stdout.flush()
         wanted = [s for s in self.streams.values() if (s.selected or s.has_selected_descendents)]
-        unfinished = [s.name for s in wanted if not getattr(s, "finished", False)]
+        unfinished = [s.name for s in wanted if not (isinstance(s, JobSyncStream) and s.finished)]
         finished = len(wanted) - len(unfinished)
         resume = "resume from the last STATE" if last_state is not None else "no STATE was emitted: run again in full"
         return (

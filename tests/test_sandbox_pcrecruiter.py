@@ -9,9 +9,9 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_sandbox import Sandbox
 from jobsync_sandbox.apis.pcrecruiter import BAD_CREDENTIALS_MESSAGE, UNAUTHORIZED_MESSAGE
+from tap_jobsync.pcrecruiter import api as pcr
 
 SIZES = {"pcrecruiter": {"candidates": 30, "companies": 8, "positions": 12}}
 DAY = 86400

@@ -11,9 +11,9 @@ import typing as t
 import pytest
 from support import SingerRun, discover, run_tap
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_sandbox import configs
 from jobsync_sandbox.client import SandboxClient
+from tap_jobsync.pcrecruiter import api as pcr
 
 SIZES = {"pcrecruiter": {"candidates": 23, "companies": 6, "positions": 9}}
 PER_PAGE = 5

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from singer_sdk import typing as th
+import typing as t
 
 from jobsync_common import jobcase as jc
+from tap_jobsync.jobcase import api
 from tap_jobsync.jobcase.streams import (
     JobcaseCampaignCostDataStream,
     JobcaseCampaignsStream,
@@ -14,7 +15,10 @@ from tap_jobsync.jobcase.streams import (
 )
 from tap_jobsync.service import TapService
 
-STREAM_TYPES = [
+if t.TYPE_CHECKING:
+    from tap_jobsync.client import JobSyncStream
+
+STREAM_TYPES: list[type[JobSyncStream]] = [
     JobcaseCompaniesStream,
     JobcaseProductsStream,
     JobcaseJobsStream,
@@ -24,15 +28,6 @@ STREAM_TYPES = [
 
 SOURCE = TapService(
     service=jc.SERVICE,
-    settings=[
-        *jc.setting_properties(),
-        th.Property(
-            "jobcase_page_size",
-            th.IntegerType(minimum=1, maximum=10_000),
-            default=jc.LIST_PAGE_SIZE,
-            description="Rows per list request (`limit`). Jobcase's own default is 100 and no maximum is "
-            "documented; fewer, larger pages use less of the 200 requests a minute.",
-        ),
-    ],
+    settings=api.setting_properties(),
     stream_types=lambda config: list(STREAM_TYPES),
 )

@@ -17,6 +17,7 @@ from jobsync_common.errors import JobSyncError, excerpt
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator
+from tap_jobsync.jobcase import api
 from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
@@ -57,13 +58,19 @@ class JobcaseStream(FullTableVersionsStream):
     #: Partition key: the record field holding the status, so the SDK adds no extra field to records.
     status_field: t.ClassVar[str] = "status"
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The document lists no status values: the summary says which ones records carried and which were refused.
+        self.statuses_seen: collections.Counter[str] = collections.Counter()
+        self.statuses_refused: list[str] = []
+
     @cached_property
     def authenticator(self) -> APIKeyAuthenticator:
         return APIKeyAuthenticator(key=jc.API_KEY_HEADER, value=self.config[jc.API_KEY_SETTING], location="header")
 
     @property
     def page_size(self) -> int:
-        return int(self.config.get("jobcase_page_size") or jc.LIST_PAGE_SIZE)
+        return api.page_size(self.config)
 
     @property
     def partitions(self) -> list[dict] | None:
@@ -90,13 +97,12 @@ class JobcaseStream(FullTableVersionsStream):
         except StatusRefusedError as refused:
             # One partition the API does not know must not fail the whole stream (nothing of it was emitted).
             self.logger.warning("%s", refused)
-            self.__dict__.setdefault("_statuses_refused", []).append((context or {}).get(self.status_field))
+            self.statuses_refused.append(str((context or {}).get(self.status_field)))
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         records = self.records_in(response)
         if self.status_kind is not None:
-            seen = self.__dict__.setdefault("_statuses_seen", collections.Counter())
-            seen.update(str(record.get(self.status_field)) for record in records)
+            self.statuses_seen.update(str(record.get(self.status_field)) for record in records)
         return records
 
     def log_sync_costs(self) -> None:
@@ -104,8 +110,7 @@ class JobcaseStream(FullTableVersionsStream):
         if self.status_kind is None or not (self.selected or self.has_selected_descendents):
             return
         # The document lists no status values: say which ones the records carried.
-        seen: collections.Counter[str] = self.__dict__.get("_statuses_seen") or collections.Counter()
-        refused = self.__dict__.get("_statuses_refused") or []
+        seen, refused = self.statuses_seen, self.statuses_refused
         self.logger.info(
             "%s: %s statuses seen in records: %s (status filters listed: %s%s)",
             self.service.name,

@@ -8,7 +8,7 @@ import typing as t
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import describe_request
-from tap_jobsync.client import parse_timestamp
+from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync.jobcase.client import JobcaseStream
 
 if t.TYPE_CHECKING:

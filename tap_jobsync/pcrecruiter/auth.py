@@ -8,10 +8,10 @@ import typing as t
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import JobSyncError, ServiceAuthError
 from jobsync_common.http import ServiceClient, ServiceHttp, decode_json
 from jobsync_common.redact import register_secret
+from tap_jobsync.pcrecruiter import api as pcr
 
 
 class SessionRefusedError(ServiceAuthError):

@@ -1,31 +1,32 @@
 """The PCRecruiter base stream: session auth, Page/ResultsPerPage paging, change-tracking headers.
 
 What each request sends is a :class:`ReadMode` (plain listing, changes since a version,
-an app-name pull); the streams in ``streams.py`` decide which reads a run makes.
+an app-name pull); the streams in ``streams.py`` decide which reads a run makes. The
+session and the app-name pull belong to the run (``run.py``), shared by its streams.
 """
 
 from __future__ import annotations
 
-import threading
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from singer_sdk.pagination import PageNumberPaginator
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import ConfigError, JobSyncError, ServiceAuthError
 from jobsync_common.http import decode_json
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator, JobSyncStream
-from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator, SessionRefusedError
+from tap_jobsync.pcrecruiter import api as pcr
+from tap_jobsync.pcrecruiter.auth import SessionRefusedError
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_jobsync.pcrecruiter.streams import AppNamePull
+    from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator
+    from tap_jobsync.pcrecruiter.run import AppNamePull, PCRecruiterRun
 
 
 class ChangeTrackingVersionExpiredError(JobSyncError):
@@ -90,10 +91,6 @@ class ReadMode:
     query: str | None = None
 
 
-_authenticators: dict[tuple, PCRecruiterSessionAuthenticator] = {}
-_authenticators_lock = threading.Lock()
-
-
 def page_number(response: requests.Response) -> int:
     values = parse_qs(urlsplit(response.request.url or "").query).get(pcr.PAGE_PARAM)
     return int(values[0]) if values and values[0].isdigit() else 1
@@ -104,25 +101,21 @@ class PCRecruiterStream(JobSyncStream):
 
     service = pcr.SERVICE
     records_key = pcr.RESULTS_KEY
+    service_run: PCRecruiterRun
 
-    read_mode: ReadMode = ReadMode()
+    def __init__(self, *args: t.Any, run: PCRecruiterRun, **kwargs: t.Any) -> None:
+        super().__init__(*args, run=run, **kwargs)
+        #: What the next pass over the pages sends (see read_pages).
+        self.read_mode = ReadMode()
 
     @property
     def authenticator(self) -> PCRecruiterSessionAuthenticator:
         # One session for every PCRecruiter stream of the run: a single access-token call.
-        key = (
-            self.url_base,
-            *(str(self.config.get(s)) for s in (pcr.DATABASE_ID_SETTING, pcr.USERNAME_SETTING, pcr.APP_ID_SETTING)),
-        )
-        with _authenticators_lock:
-            auth = _authenticators.get(key)
-            if auth is None:
-                auth = _authenticators[key] = PCRecruiterSessionAuthenticator(self.config, self.url_base, self.http)
-            return auth
+        return self.service_run.authenticator(self.http, self.url_base)
 
     @property
     def results_per_page(self) -> int:
-        return int(self.config.get(pcr.RESULTS_PER_PAGE_SETTING) or pcr.DEFAULT_RESULTS_PER_PAGE)
+        return pcr.results_per_page(self.config)
 
     # -- requests ------------------------------------------------------------------------------------------
     def get_new_paginator(self) -> PCRecruiterPaginator:
@@ -160,10 +153,7 @@ class PCRecruiterStream(JobSyncStream):
 
     def send(self, path: str, tracking: str, context: Context | None = None) -> requests.Response:
         """One GET with ``X-CHANGETRACKING`` (the null endpoint), with the stream's retries and auth."""
-        prepared = self.build_prepared_request(
-            method="GET", url=f"{self.url_base}/{path}", headers={pcr.TRACKING_HEADER: tracking}
-        )
-        return self.request_decorator(self._request)(prepared, context)
+        return self.send_get(f"{self.url_base}/{path}", headers={pcr.TRACKING_HEADER: tracking}, context=context)
 
     def current_version(self, context: Context | None = None) -> int:
         """``GET null`` with ``X-CHANGETRACKING: GET``: the database's current change-tracking version."""

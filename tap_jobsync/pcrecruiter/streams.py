@@ -12,7 +12,7 @@ Bookmark mode (default), per stream:
   by the API (a 400 naming the minimum valid version).
 
 App-name mode (``pcrecruiter_app_name``): the API keeps the version per app and user;
-one START ... STOP pull spans every PCRecruiter stream of the run (see :class:`AppNamePull`).
+one START ... STOP pull spans every PCRecruiter stream of the run (see ``run.py``'s ``AppNamePull``).
 The pull is concluded with STOP (the document's example) or, when PCRecruiter refuses it with
 a 4xx, END (its step 3); the command that worked and the time of the committed START are kept
 in the state of every pulled stream.
@@ -24,26 +24,27 @@ import datetime as dt
 import math
 import time
 import typing as t
-import weakref
 from pathlib import Path
 
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 from singer_sdk.singerlib.catalog import REPLICATION_FULL_TABLE, REPLICATION_LOG_BASED
 
-from jobsync_common import pcrecruiter as pcr
 from jobsync_common.errors import APIRejectedError, ConfigError, JobSyncError, excerpt
+from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter.client import (
     ChangeTrackingVersionExpiredError,
     PCRecruiterStream,
     ReadMode,
     page_number,
 )
+from tap_jobsync.pcrecruiter.run import now_stamp
 from tap_jobsync.versions import activates_versions
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
+
+    from tap_jobsync.pcrecruiter.run import AppNamePull
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
@@ -52,66 +53,9 @@ VERSION_KEY = "change_tracking_version"
 #: When (our clock, UTC) the bookmarked version was read.
 READ_AT_KEY = "change_tracking_read_at"
 TABLE_VERSION_KEY = "table_version"
-#: App-name mode: when the START of the last committed pull was sent (our clock), and what concluded it.
-APP_READ_AT_KEY = "app_name_version_read_at"
-APP_COMMIT_KEY = "app_name_commit_command"
 DELETED_AT = "_sdc_deleted_at"
 #: Listing passes before giving up on records deleted while we list (see _full_sync).
 MAX_LISTING_PASSES = 3
-
-
-def now_stamp() -> str:
-    """Our clock, as kept in the state."""
-    return dt.datetime.now(dt.timezone.utc).isoformat()
-
-
-class AppNamePull:
-    """One app-name pull per run, shared by the run's PCRecruiter streams.
-
-    PCRecruiter stores one version per app and user, not per entity: a STOP after the
-    first stream would make the next stream's START skip everything changed before it.
-    So START goes on the run's first request, the bare app name on every later one, and
-    STOP only once the last selected stream has emitted its last record. A run that
-    fails sends no STOP, and the next START re-reads the same changes.
-    """
-
-    def __init__(
-        self,
-        app_name: str,
-        stream_names: t.Iterable[str],
-        *,
-        stored_read_at: str | None = None,
-        commit_command: str | None = None,
-    ) -> None:
-        self.app_name = app_name
-        self.streams = list(stream_names)
-        self.pending = set(self.streams)
-        self.started = False
-        #: A START got a successful answer (the API holds a pull for us).
-        self.established = False
-        #: When the version PCRecruiter stores for the app was read (the last committed START), if known.
-        self.stored_read_at = stored_read_at
-        #: The command tried first to conclude the pull (the one that worked last time).
-        self.commit_command = commit_command if commit_command in pcr.COMMIT_COMMANDS else pcr.COMMIT_COMMANDS[0]
-        #: When this pull's START was sent: what the stored version's time becomes once committed.
-        self.started_at: str | None = None
-
-    def start(self) -> str:
-        """The START header, noting when it was sent (PCRecruiter keeps the version of that moment)."""
-        self.started = True
-        self.started_at = now_stamp()
-        return pcr.app_header(self.app_name, pcr.START_COMMAND)
-
-    def header(self) -> str:
-        return pcr.app_header(self.app_name) if self.started else self.start()
-
-    def finish(self, stream_name: str) -> bool:
-        """Mark a stream done; True when it was the last one (time to STOP)."""
-        self.pending.discard(stream_name)
-        return not self.pending
-
-
-_pulls: weakref.WeakKeyDictionary[Tap, AppNamePull] = weakref.WeakKeyDictionary()
 
 
 class PCRecruiterEntityStream(PCRecruiterStream):
@@ -171,23 +115,8 @@ class PCRecruiterEntityStream(PCRecruiterStream):
 
     @property
     def pull(self) -> AppNamePull | None:
-        app_name = self.config.get(pcr.APP_NAME_SETTING)
-        if not app_name:
-            return None
-        tap = self._tap
-        if tap not in _pulls:
-            selected = [s for s in tap.streams.values() if isinstance(s, PCRecruiterEntityStream) and s.selected]
-            states = [s.get_context_state(None) for s in selected]
-            # Every pulled stream keeps the same stamp; the oldest one stands for the version PCRecruiter holds.
-            stamps = sorted(str(st[APP_READ_AT_KEY]) for st in states if st.get(APP_READ_AT_KEY))
-            commands = [st[APP_COMMIT_KEY] for st in states if st.get(APP_COMMIT_KEY)]
-            _pulls[tap] = AppNamePull(
-                app_name,
-                [s.name for s in selected],
-                stored_read_at=stamps[0] if stamps else None,
-                commit_command=commands[0] if commands else None,
-            )
-        return _pulls[tap]
+        """The run's app-name pull, shared with the other PCRecruiter streams (None: bookmark mode)."""
+        return self.service_run.app_name_pull()
 
     # -- rows -------------------------------------------------------------------------------------------------
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
@@ -210,7 +139,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         key, deleted = pcr.split_deleted_key(self._key(row), only_deletes=self.operations == pcr.DELETE)
         if deleted:
             # The API gives no deletion time: the time we learned of it is the best we have.
-            return {self.key_name: key, DELETED_AT: dt.datetime.now(dt.timezone.utc).isoformat()}
+            return {self.key_name: key, DELETED_AT: now_stamp()}
         row = {k: v for k, v in row.items() if k.lower() != self.key_name.lower()}
         return {self.key_name: key, **row}
 
@@ -384,7 +313,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
                     header,
                     command,
                 )
-            self._remember_commit(pull, command)
+            pull.remember_commit(command)
             self.logger.info(
                 "%s: app name %r committed change-tracking version %s",
                 self.service.name,
@@ -397,16 +326,6 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             f"{'; '.join(refused)}. Nothing was committed: the next run reads the same changes again."
         )
         raise JobSyncError(msg)
-
-    def _remember_commit(self, pull: AppNamePull, command: str) -> None:
-        """Keep, in every pulled stream's state, when the committed version was read and what concluded it."""
-        for name in pull.streams:
-            stream = self._tap.streams.get(name)
-            if stream is not None:
-                stream_state = stream.get_context_state(None)
-                stream_state[APP_COMMIT_KEY] = command
-                if pull.started_at is not None:
-                    stream_state[APP_READ_AT_KEY] = pull.started_at
 
 
 class PCRecruiterCandidatesStream(PCRecruiterEntityStream):

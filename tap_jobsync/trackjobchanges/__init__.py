@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from singer_sdk import typing as th
+import typing as t
 
-from jobsync_common import trackjobchanges as tjc
 from tap_jobsync.service import TapService
-from tap_jobsync.trackjobchanges.client import HAS_NEW_JOB_ONLY_SETTING
+from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.streams import (
     TrackJobChangesAccountStream,
     TrackJobChangesConnectionsStream,
@@ -14,25 +13,18 @@ from tap_jobsync.trackjobchanges.streams import (
     TrackJobChangesPingsStream,
 )
 
-STREAM_TYPES = [
+if t.TYPE_CHECKING:
+    from tap_jobsync.client import JobSyncStream
+
+STREAM_TYPES: list[type[JobSyncStream]] = [
     TrackJobChangesAccountStream,
     TrackJobChangesConnectionsStream,
     TrackJobChangesEmploymentsStream,
     TrackJobChangesPingsStream,
 ]
 
-
 SOURCE = TapService(
     service=tjc.SERVICE,
-    settings=[
-        *tjc.setting_properties(),
-        th.Property(
-            HAS_NEW_JOB_ONLY_SETTING,
-            th.BooleanType,
-            default=False,
-            description="Read only connections flagged with a new job (`has_new_job=true`). Connections whose "
-            "flag was cleared are then not read at all.",
-        ),
-    ],
+    settings=tjc.setting_properties(),
     stream_types=lambda config: list(STREAM_TYPES),
 )

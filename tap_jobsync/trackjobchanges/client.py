@@ -4,26 +4,22 @@ from __future__ import annotations
 
 import typing as t
 from functools import cached_property
-
 from pathlib import Path
 
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
 
-from jobsync_common import trackjobchanges as tjc
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.paging import pages_for
 from tap_jobsync.client import GuardedPaginator
+from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
-
-# Tap-only setting (the service's shared settings are in jobsync_common.trackjobchanges).
-HAS_NEW_JOB_ONLY_SETTING = "trackjobchanges_has_new_job_only"
 
 
 class TrackJobChangesPaginator(GuardedPaginator, PageNumberPaginator):

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import typing as t
 
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.redact import REDACTED, is_sensitive_name, scrub
-from tap_jobsync.trackjobchanges.client import HAS_NEW_JOB_ONLY_SETTING, TrackJobChangesStream
+from tap_jobsync.trackjobchanges import api as tjc
+from tap_jobsync.trackjobchanges.client import TrackJobChangesStream
 
 if t.TYPE_CHECKING:
     import requests
@@ -54,9 +56,16 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
     # capped at the run's start time by the SDK's signpost) once every page was read.
     is_sorted = False
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: ``total_count`` of every page read in this sync (see _hold_bookmark_if_list_shrank).
+        self._total_counts: list[int] = []
+        #: Connections listed without ``employment_checked_at``, and connections listed (see _warn_about_missing_key).
+        self._without_key = [0, 0]
+
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         params = super().get_url_params(context, next_page_token)
-        if self.config.get(HAS_NEW_JOB_ONLY_SETTING):
+        if self.config.get(tjc.HAS_NEW_JOB_ONLY_SETTING):
             params["has_new_job"] = "true"
         return params
 
@@ -67,8 +76,8 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         return super().parse_response(response)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        self._total_counts: list[int] = []
-        self._without_key = [0, 0]  # connections listed without employment_checked_at, connections listed
+        self._total_counts = []
+        self._without_key = [0, 0]
         keep = self.bookmark_filter(context)
         # Filter before prefetching, so unchanged connections cost no employment requests.
         changed = (record for record in self._counted(super().get_records(context)) if keep(record))
@@ -118,7 +127,7 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         the bookmark makes the next run read it again (duplicates, never a loss).
         """
         counts = self._total_counts
-        drops = [(before, after) for before, after in zip(counts, counts[1:]) if after < before]
+        drops = [(before, after) for before, after in itertools.pairwise(counts) if after < before]
         if not drops:
             return
         self.logger.warning(

@@ -1,4 +1,4 @@
-"""PCRecruiter REST API: the facts the tap relies on, in one place.
+"""PCRecruiter REST API: the facts the tap relies on, and its settings, in one place.
 
 Source: ``pcrecruiter-change-tracking.txt`` (change tracking only). Everything
 else here is PCRecruiter's public REST behaviour as we know it, or our own
@@ -24,7 +24,11 @@ import json
 import re
 import typing as t
 
+from singer_sdk import typing as th
+
+from jobsync_common.errors import ConfigError
 from jobsync_common.service import ServiceSpec
+from jobsync_common.timestamps import parse_timestamp
 
 #: Path of the API below the host (the sandbox mounts it below ``/pcrecruiter``).
 BASE_PATH = "/rest/api"
@@ -51,7 +55,7 @@ SERVICE = ServiceSpec(
     secret_settings=(PASSWORD_SETTING, API_KEY_SETTING),
     # PCRecruiter publishes no request limit: none by default, 429s are retried honouring Retry-After.
     default_requests_per_minute=None,
-    rate_limit_reason="PCRecruiter publishes no limit; set one if your account has it.",
+    rate_limit_reason="PCRecruiter publishes no limit; set one if your account is throttled.",
 )
 
 # -- sessions ------------------------------------------------------------------------------
@@ -96,6 +100,8 @@ END_COMMAND = "END"
 COMMIT_COMMANDS = (STOP_COMMAND, END_COMMAND)
 INSERT, UPDATE, DELETE = "I", "U", "D"
 OPERATIONS = INSERT + UPDATE + DELETE
+#: What ``pcrecruiter_operations`` accepts (any case; :func:`normalize_operations` orders it).
+OPERATIONS_PATTERN = r"^[IUDiud]{1,3}$"
 #: "Change Tracking is usually only retained for up to seven days."
 RETENTION = dt.timedelta(days=7)
 #: A bookmark read longer ago than this (our clock) is resynced in full, whatever the API answers: past
@@ -131,13 +137,13 @@ def parse_version(value: t.Any) -> int | None:
 
 def age_of(stamp: t.Any, now: dt.datetime) -> dt.timedelta | None:
     """How long before ``now`` an ISO 8601 stamp kept in the state was taken (None: absent or unreadable)."""
-    if not isinstance(stamp, str) or not stamp:
+    if not isinstance(stamp, str):
         return None
     try:
-        taken = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        taken = parse_timestamp(stamp)
     except ValueError:
         return None
-    return now - (taken if taken.tzinfo else taken.replace(tzinfo=dt.timezone.utc))
+    return None if taken is None else now - taken
 
 
 def app_header(app_name: str, command: str | None = None) -> str:
@@ -194,3 +200,93 @@ def minimum_valid_version(text: str) -> int | None:
         return int(body[MINIMUM_VERSION_KEY])
     match = EXPIRED_VERSION_RE.search(text or "")
     return int(match.group(1)) if match and match.group(1) else None
+
+
+# -- settings ------------------------------------------------------------------------------------
+def setting_properties() -> list[th.Property]:
+    """PCRecruiter settings (public interface: keep the names)."""
+    return [
+        *SERVICE.connection_settings(
+            [
+                th.Property(DATABASE_ID_SETTING, th.StringType, description="PCRecruiter database id."),
+                th.Property(USERNAME_SETTING, th.StringType, description="PCRecruiter user name."),
+                SERVICE.credential(PASSWORD_SETTING, "PCRecruiter password."),
+                th.Property(APP_ID_SETTING, th.StringType, description="PCRecruiter API application id."),
+                SERVICE.credential(API_KEY_SETTING, "PCRecruiter API key."),
+            ],
+            base_url_description="PCRecruiter REST API base URL (ending in /rest/api).",
+        ),
+        th.Property(
+            ENTITIES_SETTING,
+            th.ArrayType(th.StringType),
+            default=list(DEFAULT_ENTITIES),
+            description=f"Entities to sync, one stream each (pcrecruiter_<entity>): {', '.join(ENTITIES)}.",
+        ),
+        th.Property(
+            FIELDS_SETTING,
+            th.ObjectType(additional_properties=th.ArrayType(th.StringType)),
+            description='Fields to ask for, per entity, e.g. {"candidates": ["FirstName", "LastName"]} '
+            "(the primary key is always included). Default: every field.",
+        ),
+        th.Property(
+            QUERY_SETTING,
+            th.ObjectType(additional_properties=th.StringType),
+            description='PCRecruiter query per entity, e.g. {"candidates": "status eq Active"}. Deleted records '
+            "always come through (the API cannot apply a query to them).",
+        ),
+        th.Property(
+            APP_NAME_SETTING,
+            th.StringType(pattern=APP_NAME_PATTERN),
+            description="Use PCRecruiter's change-tracking version handling by application name (per app and "
+            f"user) instead of the tap's bookmarks. The name {APP_NAME_RULE}.",
+        ),
+        th.Property(
+            OPERATIONS_SETTING,
+            th.StringType(pattern=OPERATIONS_PATTERN),
+            default=OPERATIONS,
+            description="Changes to read: any of I (inserts), U (updates), D (deletes). Without D, deleted "
+            "records are not reported and full listings send no ACTIVATE_VERSION.",
+        ),
+        th.Property(
+            RESULTS_PER_PAGE_SETTING,
+            th.IntegerType(minimum=1, maximum=MAX_RESULTS_PER_PAGE),
+            default=DEFAULT_RESULTS_PER_PAGE,
+            description="ResultsPerPage of every list request. Larger pages mean fewer requests (up to "
+            f"{MAX_RESULTS_PER_PAGE}, assumed the largest PCRecruiter accepts); a server that answers "
+            "fewer results than asked while more remain fails the run rather than skipping records.",
+        ),
+    ]
+
+
+def _entities(config: t.Mapping[str, t.Any]) -> list[str]:
+    value = config.get(ENTITIES_SETTING) or list(DEFAULT_ENTITIES)
+    entities = [e.strip() for e in value.split(",")] if isinstance(value, str) else [str(e).strip() for e in value]
+    unknown = [e for e in entities if e not in ENTITIES]
+    if unknown or not entities:
+        msg = f"Setting `{ENTITIES_SETTING}` has unknown entities {unknown}; use any of {', '.join(ENTITIES)}."
+        raise ConfigError(msg)
+    return list(dict.fromkeys(entities))
+
+
+def check_config(config: t.Mapping[str, t.Any]) -> list[str]:
+    """The configured entities; a :class:`ConfigError` naming the setting for anything invalid."""
+    entities = _entities(config)
+    app_name = config.get(APP_NAME_SETTING)
+    if app_name not in (None, "") and not is_valid_app_name(app_name):
+        msg = f"Setting `{APP_NAME_SETTING}` {APP_NAME_RULE} (PCRecruiter's rule), got {app_name!r}."
+        raise ConfigError(msg)
+    operations = config.get(OPERATIONS_SETTING)
+    if operations not in (None, "") and normalize_operations(operations) is None:
+        msg = f"Setting `{OPERATIONS_SETTING}` must combine the letters I, U and D, got {operations!r}."
+        raise ConfigError(msg)
+    for setting in (FIELDS_SETTING, QUERY_SETTING):
+        extra = sorted(set(config.get(setting) or {}) - set(entities))
+        if extra:
+            msg = f"Setting `{setting}` names entities that are not synced: {extra} (synced: {entities})."
+            raise ConfigError(msg)
+    return entities
+
+
+def results_per_page(config: t.Mapping[str, t.Any]) -> int:
+    """ResultsPerPage of every list request."""
+    return int(config.get(RESULTS_PER_PAGE_SETTING) or DEFAULT_RESULTS_PER_PAGE)

@@ -22,6 +22,7 @@ from jobsync_common.service import ServiceSpec
 
 API_KEY_SETTING = "trackjobchanges_api_key"
 GROUP_SETTING = "trackjobchanges_group"
+HAS_NEW_JOB_ONLY_SETTING = "trackjobchanges_has_new_job_only"
 
 SERVICE = ServiceSpec(
     key="trackjobchanges",
@@ -57,6 +58,13 @@ def setting_properties() -> list[th.Property]:
             th.CustomType({"type": ["string", "integer", "null"]}),
             description="Group ID sent as `group` on every call, for accounts with several groups. "
             "Empty: the API's default scope.",
+        ),
+        th.Property(
+            HAS_NEW_JOB_ONLY_SETTING,
+            th.BooleanType,
+            default=False,
+            description="Read only connections flagged with a new job (`has_new_job=true`). Connections whose "
+            "flag was cleared are then not read at all.",
         ),
     ]
 
