@@ -28,16 +28,19 @@ from functools import cached_property
 
 import requests
 import singer_sdk.singerlib as singer
-from singer_sdk import RESTStream
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import conform_record_data_types, is_datetime_type
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from jobsync_common.errors import JobSyncError, excerpt
 from jobsync_common.http import RequestStats, ServiceClient, ServiceHttp, decode_json, describe_request
 from jobsync_common.paging import PageGuard, SeenKeys
 from jobsync_common.redact import scrub
+from jobsync_common.sdk_internals import (
+    StreamInternals,
+    conform_record_data_types,
+    is_datetime_type,
+    pop_deselected_record_properties,
+    utc_now,
+)
 from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync.messages import RecordPlan
 
@@ -92,7 +95,7 @@ class StreamStats:
         return self.last_activity - self.first_activity
 
 
-class JobSyncStream(RESTStream):
+class JobSyncStream(StreamInternals):
     """Base of every tap-jobsync stream (see module docstring)."""
 
     #: The API this stream reads (settings prefix, name in messages, credentials, rate limit).
@@ -159,7 +162,13 @@ class JobSyncStream(RESTStream):
     ) -> requests.Response:
         """One GET outside the stream's listing (a probe, a command), with the stream's auth, pacing and retries."""
         prepared = self.build_prepared_request(method="GET", url=url, params=params, headers=headers)
-        return self.request_decorator(self._request)(prepared, context)
+        return self.request_decorator(self.send_prepared)(prepared, context)
+
+    def send_prepared(self, prepared: requests.PreparedRequest, context: Context | None) -> requests.Response:  # noqa: ARG002
+        """One attempt of a prepared request: authenticated, sent with the attempt deadline, checked."""
+        response = self.requests_session.send(self.authenticator(prepared), timeout=self.timeout)
+        self.validate_response(response)
+        return response
 
     def validate_response(self, response: requests.Response) -> None:
         self.http.check(response)
@@ -279,22 +288,22 @@ class JobSyncStream(RESTStream):
             self.stats.duplicate_keys += 1
 
     # -- records to messages ----------------------------------------------------------------------
-    def _write_schema_message(self) -> None:
+    def should_write_schema(self) -> bool:
         # singer-sdk syncs a child stream once per parent record and writes its SCHEMA each
         # time (a million parents: a million identical messages); once per run is enough.
         if self.parent_stream_type is not None and self._schema_message_written:
-            return
-        super()._write_schema_message()
+            return False
         self._schema_message_written = True
+        return True
 
-    def _generate_record_messages(self, record: dict) -> t.Generator[singer.RecordMessage, None, None]:
-        """singer-sdk 0.54's ``Stream._generate_record_messages``, with its per-record helpers
-        planned once per stream (see ``tap_jobsync/messages.py``); re-check on an SDK upgrade."""
+    def record_messages(self, record: dict[str, t.Any]) -> t.Iterator[singer.RecordMessage]:
+        """singer-sdk 0.54's record-to-messages path, with its per-record helpers planned once per
+        stream (see ``tap_jobsync/messages.py``); re-check on an SDK upgrade."""
         self.check_record(record)
         self.stats.records += 1
         self._mark_activity()
         if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.RECURSIVE:
-            yield from super()._generate_record_messages(record)
+            yield from self.sdk_record_messages(record)
             return
         schema, mask = self.effective_schema, self.mask
         plan = self._record_plan
@@ -311,7 +320,7 @@ class JobSyncStream(RESTStream):
                 yield singer.RecordMessage(
                     stream=stream_map.stream_alias,
                     record=mapped_record,
-                    version=self._stream_version,
+                    version=self.table_version,
                     time_extracted=utc_now(),
                 )
 

@@ -20,13 +20,14 @@ import typing as t
 from dataclasses import dataclass, field
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property,
-    _is_exclusive_boolean_type,
+from singer_sdk.singerlib.encoding import SingerMessageType
+
+from jobsync_common.sdk_internals import (
+    conform_primitive_property,
+    is_exclusive_boolean_type,
     is_object_type,
     is_uniform_list,
 )
-from singer_sdk.singerlib.encoding import SingerMessageType
 
 if t.TYPE_CHECKING:
     from singer_sdk.singerlib.catalog import SelectionMask
@@ -79,7 +80,7 @@ def _object_plan(schema: dict) -> _Plan:
 
 
 def _property_plan(schema: dict) -> _Plan:
-    plan = _Plan(schema, boolean_only=_is_exclusive_boolean_type(schema))
+    plan = _Plan(schema, boolean_only=is_exclusive_boolean_type(schema))
     if is_uniform_list(schema):
         item_schema = schema["items"]
         item_is_object = bool(is_object_type(item_schema))
@@ -132,7 +133,7 @@ class RecordConformer:
         if isinstance(value, list) and plan.items is not None:
             items = plan.items
             if plan.item_is_object:
-                return [self._object(v, items) if isinstance(v, dict) else _conform_primitive_property(v, items.schema) for v in value]
+                return [self._object(v, items) if isinstance(v, dict) else conform_primitive_property(v, items.schema) for v in value]
             return [self._primitive(v, items) for v in value]
         if isinstance(value, dict) and plan.properties is not None:
             return self._object(value, plan)
@@ -142,7 +143,7 @@ class RecordConformer:
     def _primitive(value: t.Any, plan: _Plan) -> t.Any:
         if type(value) in _PLAIN_TYPES and (not plan.boolean_only or value is None or type(value) is bool):
             return value
-        return _conform_primitive_property(value, plan.schema)
+        return conform_primitive_property(value, plan.schema)
 
 
 class RecordPlan:

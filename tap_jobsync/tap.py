@@ -15,6 +15,7 @@ from singer_sdk.tap_base import CliTestOptionValue
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, invalid_settings
+from jobsync_common.sdk_internals import TapInternals
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from jobsync_common.timestamps import parse_timestamp
 from tap_jobsync import connection_test, versions
@@ -29,7 +30,7 @@ from tap_jobsync.ziprecruiter import SOURCE as ZIPRECRUITER
 SERVICES: tuple[TapService, ...] = (TRACKJOBCHANGES, PCRECRUITER, ZIPRECRUITER, JOBCASE)
 
 
-class TapJobSync(Tap):
+class TapJobSync(TapInternals):
     """Singer tap for TrackJobChanges, PCRecruiter, ZipRecruiter Job Alerts and Jobcase."""
 
     name = "tap-jobsync"
@@ -66,7 +67,7 @@ class TapJobSync(Tap):
         register_run(self)
 
     # -- stop signals ---------------------------------------------------------------------------
-    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+    def on_stop_signal(self, signum: int) -> None:
         # singer-sdk's handler prints the in-memory state and exits 0; a stopped tap must do neither.
         stopping.handle_signal(signum, interrupt_anywhere=True)
 

@@ -70,17 +70,15 @@ class FullTableVersionsStream(JobSyncStream):
                 found += child.versioned_streams()
         return found
 
-    # singer-sdk marks sync() final and has no hook after a stream's complete sync (children
-    # included); this wraps it unchanged. Re-check on an SDK upgrade.
-    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]
+    def sync_whole(self, context: Context | None, sync: t.Callable[[Context | None], None]) -> None:
         # A child stream is synced once per parent record: its parent versions the whole family.
         versioned = self.versioned_streams() if self.parent_stream_type is None else []
         if not versioned:
-            super().sync(context)
+            sync(context)
             return
         version = int(time.time() * 1000)
         for stream in versioned:
-            stream._stream_version = version  # singer-sdk stamps it on every RECORD
-        super().sync(context)
+            stream.table_version = version  # singer-sdk stamps it on every RECORD
+        sync(context)
         for stream in versioned:
-            stream._write_activate_version_message(version)
+            stream.write_activate_version(version)

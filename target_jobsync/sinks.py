@@ -62,6 +62,19 @@ class RecordRejected(JobSyncError):
         super().__init__(reason)
 
 
+#: The one loader-metadata field that means something here: the record was deleted at the source.
+DELETED_AT = "_sdc_deleted_at"
+
+
+def _without_formats(schema: t.Any) -> t.Any:
+    """A copy of a JSON schema without ``format`` keywords (nothing then reads as a date-time)."""
+    if isinstance(schema, dict):
+        return {key: _without_formats(value) for key, value in schema.items() if key != "format"}
+    if isinstance(schema, list):
+        return [_without_formats(item) for item in schema]
+    return schema
+
+
 def load_input_schema(sink_name: str) -> dict[str, t.Any]:
     return json.loads((SCHEMAS_DIR / f"{sink_name}.json").read_text())
 
@@ -124,6 +137,10 @@ class JobSyncSink(BatchSink):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        # singer-sdk parses the incoming SCHEMA's date-times into datetime objects before a record reaches
+        # us, and warns about fields it does not list; the APIs get timestamps exactly as received, and
+        # the sink's own input schema (below) is what a record must match.
+        self.schema = {**_without_formats(self.schema), "additionalProperties": True}
         self.outcomes: collections.Counter[str] = collections.Counter()
         self.request_stats = RequestStats()
         #: Records this sink took in, and records whose write (or rejection) finished.
@@ -147,25 +164,32 @@ class JobSyncSink(BatchSink):
 
     @property
     def include_sdc_metadata_properties(self) -> bool:
-        """Never add the loader-style ``_sdc_*`` columns: they are not fields of any API."""
-        return False
+        """Let singer-sdk keep ``_sdc_deleted_at`` (it drives deletes); the other ``_sdc_*`` go in process_record.
 
-    def get_validator(self) -> None:  # noqa: PLR6301
+        Without metadata singer-sdk would drop ``_sdc_deleted_at`` with the rest; with it, it also
+        takes ACTIVATE_VERSION without a warning (see :meth:`activate_version`).
+        """
+        return True
+
+    def get_validator(self) -> None:
         """Records are validated against the sink's own input schema in :meth:`process_record`."""
         return None
 
-    def _remove_sdc_metadata_from_record(self, record: dict) -> None:
-        # singer-sdk strips every _sdc_* field; we keep _sdc_deleted_at: it drives deletes.
-        deleted_at = record.get("_sdc_deleted_at")
-        super()._remove_sdc_metadata_from_record(record)
-        if deleted_at:
-            record["_sdc_deleted_at"] = deleted_at
+    def activate_version(self, new_version: int) -> None:
+        """A source's full listing ended: nothing to do for these destinations.
 
-    def _parse_timestamps_in_record(self, *args: t.Any, **kwargs: t.Any) -> None:
-        """Send timestamps to the APIs exactly as received (no datetime objects in payloads)."""
+        A loader drops the rows a full listing lacked; these destinations keep their objects (an
+        object missing from a source listing may be one JobSync never wrote), and source deletes
+        reach the sinks as records carrying ``_sdc_deleted_at``.
+        """
+        self.logger.debug("ACTIVATE_VERSION %s of %r: nothing to do for this destination", new_version, self.stream_name)
 
     def process_record(self, record: dict, context: dict) -> None:
         self.received += 1
+        for name in [name for name in record if name.startswith("_sdc_")]:
+            # Loader metadata is no field of any API; a delete is the one that carries meaning.
+            if name != DELETED_AT or not record[name]:
+                del record[name]
         errors = sorted(self._input_validator.iter_errors(record), key=lambda e: list(e.absolute_path))
         if errors:
             details = "; ".join(

@@ -21,6 +21,7 @@ from singer_sdk.singerlib.json import deserialize_json
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError, invalid_settings
+from jobsync_common.sdk_internals import TargetInternals
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from target_jobsync import connection_test
 from target_jobsync.dead_letters import DEAD_LETTER_SETTING, DeadLetters
@@ -136,7 +137,7 @@ def _interruptible_lines(file_input: t.Iterable[str]) -> t.Iterator[str]:
         yield line
 
 
-class TargetJobSync(Target):
+class TargetJobSync(TargetInternals):
     """Singer target writing to Workable, ZipRecruiter Job Alerts and Jobcase."""
 
     name = "target-jobsync"
@@ -192,6 +193,7 @@ class TargetJobSync(Target):
         self._summaries: dict[str, dict[str, t.Any]] = {}
         #: What the last printed STATE confirmed: (input line, records received, records done).
         self._confirmed: tuple[int, int, int] = (0, 0, 0)
+        self._last_written_state: dict[str, t.Any] | None = None
         try:
             super().__init__(*args, **kwargs)
         except ConfigValidationError as exc:
@@ -248,7 +250,7 @@ class TargetJobSync(Target):
         self._drain_locks[sink] = threading.Lock()
 
     # -- drain order ---------------------------------------------------------------------------
-    def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]  # final in singer-sdk; every drain passes here
+    def drain_sink(self, sink: Sink, drain: t.Callable[[Sink], None]) -> None:
         """Drain ``sink`` after the sinks it depends on, whoever asks: a STATE, the end of input, a full sink.
 
         singer-sdk drains a sink that fills up on its own, and all sinks in parallel threads, both
@@ -258,7 +260,7 @@ class TargetJobSync(Target):
         for dependency in self._dependencies_of(sink):
             self.drain_one(dependency)
         with self._drain_locks.get(sink) or contextlib.nullcontext():
-            super().drain_one(sink)
+            drain(sink)
 
     def drain_in_order(self) -> None:
         """Drain the sinks others depend on (in dependency order), then all the rest in parallel, then the STATE."""
@@ -276,26 +278,25 @@ class TargetJobSync(Target):
         return [dependency for name in names for dependency in self._sinks_by_name.get(name, ())]
 
     # -- data safety -------------------------------------------------------------------------
-    def _process_state_message(self, message_dict: dict) -> None:
+    def after_state_message(self) -> None:
         """Drain every sink, then emit the state: it now covers only accepted records.
 
         singer-sdk would otherwise hold the state until a sink fills up or the stream
         ends; a stopped write-back run keeps what it confirmed this way.
         """
-        super()._process_state_message(message_dict)
         self.drain_in_order()
 
-    def _write_state_message(self, state: dict) -> None:
+    def may_confirm(self, state: dict[str, t.Any]) -> bool:
         # Never an empty state such as {} or {"bookmarks": {}} (Meltano would store it and lose
         # every bookmark), never the same one twice.
-        if _is_empty(state) or state == getattr(self, "_last_written_state", None):
-            return
+        return not _is_empty(state) and state != self._last_written_state
+
+    def state_confirmed(self, state: dict[str, t.Any]) -> None:
         self._last_written_state = state
-        super()._write_state_message(state)
         self._confirmed = (getattr(self.message_reader, "line_number", 0), *self._record_counts())
 
     # -- stop signals -------------------------------------------------------------------------
-    def _handle_termination(self, signum: int, frame: t.Any) -> None:
+    def on_stop_signal(self, signum: int) -> None:
         # singer-sdk's handler drains and prints the latest STATE, then exits 0: that would confirm
         # records of an interrupted batch. Here a write on the wire finishes, nothing new starts.
         stopping.handle_signal(signum, interrupt_anywhere=False)
@@ -308,8 +309,8 @@ class TargetJobSync(Target):
             done += getattr(sink, "done", 0)
         return received, done
 
-    def _all_sinks(self) -> list[Sink]:
-        return [*self._sinks_active.values(), *self._sinks_to_clear]
+    def _all_sinks(self) -> list[JobSyncSink]:
+        return [sink for sinks in self._sinks_by_name.values() for sink in sinks]
 
     def on_stopped(self, stop: stopping.StopRequested) -> str:  # noqa: ARG002
         """Nothing more is written or confirmed; the summary says what each sink did."""
@@ -318,7 +319,7 @@ class TargetJobSync(Target):
         received, done = self._record_counts()
         covered = (
             f"the last STATE printed confirms input up to line {line} ({confirmed_done} records)"
-            if getattr(self, "_last_written_state", None)
+            if self._last_written_state
             else "no STATE was printed"
         )
         pending = received - confirmed_received
@@ -335,7 +336,7 @@ class TargetJobSync(Target):
 
     def report_summary(self) -> None:
         summary: dict[str, t.Any] = {}
-        for sink in [*self._sinks_active.values(), *self._sinks_to_clear]:
+        for sink in self._all_sinks():
             entry = summary.setdefault(sink.stream_name, {"sink": getattr(sink, "sink_name", sink.stream_name)})
             for outcome, count in getattr(sink, "summary", dict)().items():
                 # Counts add up; lists (e.g. ZipRecruiter batch ids) concatenate.
@@ -348,20 +349,6 @@ class TargetJobSync(Target):
             self.logger.info("Summary %s: %s", stream, json.dumps(entry, sort_keys=True))
         if self.config.get("summary_path"):
             Path(self.config["summary_path"]).write_text(json.dumps(summary, indent=2, sort_keys=True))
-
-    # -- ACTIVATE_VERSION ------------------------------------------------------------------------------
-    def _process_activate_version_message(self, message_dict: dict) -> None:
-        """A full listing of a source stream ended: nothing to do here, so no warning either.
-
-        A loader drops the rows a full listing lacked; these destinations keep their objects
-        (an object missing from a source listing may be one JobSync never wrote), and source
-        deletes reach the sinks as records carrying `_sdc_deleted_at`.
-        """
-        self.logger.debug(
-            "ACTIVATE_VERSION %s of %r: nothing to do for this destination",
-            message_dict.get("version"),
-            message_dict.get("stream"),
-        )
 
     # -- connection test (target_jobsync/connection_test.py) ---------------------------------------
     @classmethod

@@ -148,7 +148,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         state = self.get_context_state(context)
         # Change records carry the version of the last full listing, so a loader's later
         # ACTIVATE_VERSION keeps rows we updated since (SDK sinks drop rows of older versions).
-        self._stream_version = state.get(TABLE_VERSION_KEY)
+        self.table_version = state.get(TABLE_VERSION_KEY)
         pull = self.pull
         if pull is not None:
             yield from self._app_name_sync(context, state, pull)
@@ -222,7 +222,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         began and re-read from the first page such a move can have reached.
         """
         table_version = int(time.time() * 1000)
-        self._stream_version = table_version  # singer-sdk stamps it on every RECORD
+        self.table_version = table_version  # singer-sdk stamps it on every RECORD
         self._last_key_by_page = {}
         first_version: int | None = None
         first_read_at = now_stamp()
@@ -250,7 +250,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             )
             return
         if self.activate_versions:
-            self._write_activate_version_message(table_version)
+            self.write_activate_version(table_version)
         state[TABLE_VERSION_KEY] = table_version
         if bookmark:
             state[VERSION_KEY] = first_version
