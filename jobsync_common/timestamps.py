@@ -6,7 +6,7 @@ import datetime as dt
 import typing as t
 
 
-def parse_timestamp(value: t.Any, *, naive: dt.tzinfo = dt.timezone.utc) -> dt.datetime | None:
+def parse_timestamp(value: t.Any, *, naive: dt.tzinfo = dt.UTC) -> dt.datetime | None:
     """An ISO 8601 timestamp (``Z``, an offset, or none: then in ``naive``, UTC unless said), None when empty.
 
     A space may stand for the ``T`` (``2012-05-03 17:01:05``, as some documents write them).

@@ -76,7 +76,7 @@ _TIME_PROPERTIES = ("create_time", "deactivation_time", "complete_time")
 # The document's example submits create_time='2012-05-03 17:01:05' and later reads
 # "2012-05-04T00:01:05": responses are UTC without an offset (an assumption drawn from that one
 # example; the target's submit side reads the same example as US Pacific wall-clock time).
-RESPONSE_TIMEZONE = dt.timezone.utc
+RESPONSE_TIMEZONE = dt.UTC
 
 
 def basic_auth(api_key: str) -> requests.auth.HTTPBasicAuth:
@@ -121,7 +121,7 @@ def normalize_query_page(payload: t.Any) -> tuple[list[dict], int, int | None]:
 def normalize_timestamp(value: t.Any) -> str | None:
     """An API timestamp as ISO 8601 with an explicit offset (offset-less values are UTC)."""
     parsed = parse_timestamp(value, naive=RESPONSE_TIMEZONE)
-    return None if parsed is None else parsed.astimezone(dt.timezone.utc).isoformat()
+    return None if parsed is None else parsed.astimezone(dt.UTC).isoformat()
 
 
 def refuses_field(text: str, name: str) -> bool:
@@ -188,7 +188,7 @@ class Dialect:
         The form in use first; the other once, when that is refused naming ``properties`` or answers
         without them. Missing names after both forms mean the API ignores the parameter.
         """
-        if len(names) > 1 and not self.settled:  # noqa: PLR2004 - one name reads the same in both forms
+        if len(names) > 1 and not self.settled:
             with self.probing:
                 return self._fetch(send, records_of, names)
         return self._fetch(send, records_of, names)
@@ -197,7 +197,7 @@ class Dialect:
         self, send: t.Callable[[str], T], records_of: t.Callable[[T], t.Sequence[t.Any]], names: t.Sequence[str]
     ) -> tuple[T, list[str]]:
         sent = self.properties
-        if len(names) < 2 or self.properties_ignored:  # noqa: PLR2004 - one name reads the same in both forms
+        if len(names) < 2 or self.properties_ignored:
             answer = send(sent)
             records = records_of(answer)
             ignored = self.properties_ignored and records and len(names) > 1
@@ -206,12 +206,12 @@ class Dialect:
         try:
             answer = send(sent)
         except APIRejectedError as refused:
-            if refused.status != 400 or not refuses_field(refused.text, "properties"):  # noqa: PLR2004
+            if refused.status != 400 or not refuses_field(refused.text, "properties"):
                 raise
             try:
                 answer = send(other)
             except APIRejectedError as again:
-                if again.status != 400 or not refuses_field(again.text, "properties"):  # noqa: PLR2004
+                if again.status != 400 or not refuses_field(again.text, "properties"):
                     raise
                 msg = (
                     f"{SERVICE.name}: {refused.endpoint} refused `properties` sent comma-joined and as repeated "

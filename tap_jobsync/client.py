@@ -66,7 +66,7 @@ class GuardedPaginator:
     guard: PageGuard | None = None
     records_in: t.Callable[[requests.Response], list[t.Any]] | None = None
 
-    def pages_allowed(self, response: requests.Response) -> int | None:  # noqa: ARG002, PLR6301
+    def pages_allowed(self, response: requests.Response) -> int | None:  # noqa: ARG002
         """Pages the server's reported total allows (None: it reports none)."""
         return None
 
@@ -226,8 +226,10 @@ class JobSyncStream(StreamInternals):
         # "Pagination stopped after 0 pages because no records were found" closes every pass that
         # ends on an empty page (PCRecruiter's change checks...), even when the stream emitted records;
         # "Beginning sync ... with context" repeats once per parent record of a child stream.
-        if level == logging.INFO and message.startswith(self._QUIET_PREFIXES) and (
-            "context" in message or "Pagination" in message
+        if (
+            level == logging.INFO
+            and message.startswith(self._QUIET_PREFIXES)
+            and ("context" in message or "Pagination" in message)
         ):
             level = logging.DEBUG
         super().log(message, *args, level=level, **kwargs)

@@ -133,7 +133,10 @@ class RecordConformer:
         if isinstance(value, list) and plan.items is not None:
             items = plan.items
             if plan.item_is_object:
-                return [self._object(v, items) if isinstance(v, dict) else conform_primitive_property(v, items.schema) for v in value]
+                return [
+                    self._object(v, items) if isinstance(v, dict) else conform_primitive_property(v, items.schema)
+                    for v in value
+                ]
             return [self._primitive(v, items) for v in value]
         if isinstance(value, dict) and plan.properties is not None:
             return self._object(value, plan)

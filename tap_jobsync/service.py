@@ -62,7 +62,9 @@ class TapService:
         present = [s for s in self.credential_settings if config.get(s) not in (None, "")]
         if not present:
             return False
-        missing = [s for s in (*self.credential_settings, *self.required_when_configured) if config.get(s) in (None, "")]
+        missing = [
+            s for s in (*self.credential_settings, *self.required_when_configured) if config.get(s) in (None, "")
+        ]
         if missing:
             names = ", ".join(f"`{m}`" for m in missing)
             msg = f"{self.name} is partly configured: also set {names} (or remove its other settings)."

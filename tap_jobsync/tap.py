@@ -7,7 +7,7 @@ import sys
 import typing as t
 
 import click
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
@@ -83,8 +83,7 @@ class TapJobSync(TapInternals):
         finished = len(wanted) - len(unfinished)
         resume = "resume from the last STATE" if last_state is not None else "no STATE was emitted: run again in full"
         return (
-            f"{finished} of {len(wanted)} streams finished; not finished: {', '.join(unfinished) or 'none'}; "
-            f"{resume}."
+            f"{finished} of {len(wanted)} streams finished; not finished: {', '.join(unfinished) or 'none'}; {resume}."
         )
 
     def configured_services(self) -> list[TapService]:

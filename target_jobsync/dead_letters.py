@@ -51,7 +51,7 @@ class DeadLetters:
             )
             raise RecordRejectedError(msg)
         line = {
-            "time": dt.datetime.now(dt.timezone.utc).isoformat(),
+            "time": dt.datetime.now(dt.UTC).isoformat(),
             "stream": stream,
             "sink": sink,
             "key": key,

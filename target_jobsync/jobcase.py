@@ -161,7 +161,7 @@ def _as_datetime(value: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def same(desired: t.Any, existing: t.Any) -> bool:
@@ -211,7 +211,7 @@ def campaign_paused(campaign: t.Mapping[str, t.Any]) -> bool:
     if status in ("active", "ended", ""):
         return False
     end = _as_datetime(str(campaign.get("endDate") or ""))
-    return status == "paused" or end is None or end > dt.datetime.now(dt.timezone.utc)
+    return status == "paused" or end is None or end > dt.datetime.now(dt.UTC)
 
 
 def campaign_key(company_id: t.Any, name: t.Any) -> tuple[t.Any, str]:
@@ -271,7 +271,9 @@ class ObjectIndex:
                     continue
                 found[key] = self.normalize(record)
         if duplicates:
-            sink.logger.warning("Jobcase has %d %s sharing a match key; the first listed is used.", duplicates, self.path)
+            sink.logger.warning(
+                "Jobcase has %d %s sharing a match key; the first listed is used.", duplicates, self.path
+            )
         sink.logger.info("Indexed %d existing Jobcase objects from %s", len(found), self.path)
         return found
 
@@ -279,7 +281,7 @@ class ObjectIndex:
         try:
             yield from sink.list_all(self.path, {"status": status} if status else {})
         except APIRejectedError as exc:
-            if status is None or exc.status != 400 or self.kind is None:  # noqa: PLR2004 - Bad Request
+            if status is None or exc.status != 400 or self.kind is None:
                 raise
             # An object in a status we cannot list would look absent and be created a second time.
             consequence = "The target must see every existing object to avoid creating it twice, so it stops."
@@ -406,9 +408,7 @@ class JobcaseSink(JobSyncSink):
             kwargs["json"] = payload
         return decode_json(self.request(method, path, **kwargs)) or {}
 
-    def send_write(
-        self, endpoint: str, methods: tuple[str, str], path: str, payload: dict, **kwargs: t.Any
-    ) -> dict:
+    def send_write(self, endpoint: str, methods: tuple[str, str], path: str, payload: dict, **kwargs: t.Any) -> dict:
         """A write whose method the document does not show: the remembered one, or the other once on a 405.
 
         A 405 is answered before anything is applied, so the second method is no retry of the first.
@@ -420,14 +420,14 @@ class JobcaseSink(JobSyncSink):
         try:
             return self.call(method, path, payload, **kwargs)
         except APIRejectedError as exc:
-            if exc.status != 405:  # noqa: PLR2004 - Method Not Allowed
+            if exc.status != 405:
                 raise
             refused = exc
         other = methods[1] if method == methods[0] else methods[0]
         try:
             answer = self.call(other, path, payload, **kwargs)
         except APIRejectedError as again:
-            if again.status != 405:  # noqa: PLR2004 - Method Not Allowed
+            if again.status != 405:
                 raise
             msg = (
                 f"{jc.SERVICE.name}: {method} and {other} {refused.endpoint.split(' ', 1)[-1]} both answered HTTP 405: "
@@ -481,16 +481,22 @@ class JobcaseSink(JobSyncSink):
 
         try:
             created = self.call(
-                "POST", path, body, before_retry=self.verify_before_retry(created_by_an_earlier_attempt), collection=True
+                "POST",
+                path,
+                body,
+                before_retry=self.verify_before_retry(created_by_an_earlier_attempt),
+                collection=True,
             )
         except _AlreadyApplied as applied:
-            self.logger.info("Jobcase %s %r: an earlier attempt created it (its answer was lost); not sent again.", path, key)
+            self.logger.info(
+                "Jobcase %s %r: an earlier attempt created it (its answer was lost); not sent again.", path, key
+            )
             return applied.found
         return index.remember(created)
 
     def existing_after_refusal(self, index: ObjectIndex, key: t.Hashable, exc: APIRejectedError) -> dict:
         """A create refused with a 400: the object may exist beyond our index (another writer); else re-raise."""
-        if exc.status != 400:  # noqa: PLR2004 - only a validation answer can mean "already exists"
+        if exc.status != 400:
             raise exc
         index.refresh(self)
         existing = index.lookup(self, key)
@@ -634,7 +640,10 @@ class JobcaseJobsSink(JobcaseSink):
 
         try:
             answer = self.send_write(
-                "job products", PRODUCTS_METHODS, f"job/{job_id}/products/", body,
+                "job products",
+                PRODUCTS_METHODS,
+                f"job/{job_id}/products/",
+                body,
                 before_retry=self.verify_before_retry(already_set),
             )
         except _AlreadyApplied as applied:
@@ -805,7 +814,9 @@ class JobcaseCampaignsSink(JobcaseSink):
             self.budget_guard.trip(problem)
             msg = f"budget top-up not verified: {problem}; no further top-up is sent in this run"
             raise RecordRejected(msg)
-        self.logger.info("Campaign %r: budget topped up by %s (verified: %s -> %s).", name, add, before, after.get("budget"))
+        self.logger.info(
+            "Campaign %r: budget topped up by %s (verified: %s -> %s).", name, add, before, after.get("budget")
+        )
 
 
 def running_total_problem(campaign: t.Mapping[str, t.Any]) -> str | None:

@@ -173,7 +173,7 @@ class JobSyncSink(BatchSink):
 
     def get_validator(self) -> None:
         """Records are validated against the sink's own input schema in :meth:`process_record`."""
-        return None
+        return
 
     def activate_version(self, new_version: int) -> None:
         """A source's full listing ended: nothing to do for these destinations.
@@ -182,7 +182,9 @@ class JobSyncSink(BatchSink):
         object missing from a source listing may be one JobSync never wrote), and source deletes
         reach the sinks as records carrying ``_sdc_deleted_at``.
         """
-        self.logger.debug("ACTIVATE_VERSION %s of %r: nothing to do for this destination", new_version, self.stream_name)
+        self.logger.debug(
+            "ACTIVATE_VERSION %s of %r: nothing to do for this destination", new_version, self.stream_name
+        )
 
     def process_record(self, record: dict, context: dict) -> None:
         self.received += 1
@@ -192,9 +194,7 @@ class JobSyncSink(BatchSink):
                 del record[name]
         errors = sorted(self._input_validator.iter_errors(record), key=lambda e: list(e.absolute_path))
         if errors:
-            details = "; ".join(
-                f"{'/'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}" for e in errors[:5]
-            )
+            details = "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(record)'}: {e.message}" for e in errors[:5])
             self.reject(record, f"does not match the {self.sink_name} input schema: {details}")
             return
         context.setdefault("records", []).append(record)
@@ -347,4 +347,7 @@ class JobSyncSink(BatchSink):
         return ", ".join(f"{f}={record[f]!r}" for f in fields) or "(no key fields)"
 
     def summary(self) -> dict[str, t.Any]:
-        return {**{outcome: self.outcomes.get(outcome, 0) for outcome in OUTCOMES}, "api_calls": self.request_stats.requests}
+        return {
+            **{outcome: self.outcomes.get(outcome, 0) for outcome in OUTCOMES},
+            "api_calls": self.request_stats.requests,
+        }

@@ -184,7 +184,7 @@ ENTRY_KINDS = (
 # -- normalising records --------------------------------------------------------------------------
 def as_date(value: t.Any) -> t.Any:
     """Workable takes YYYY-MM-DD; a date-time from a tap is cut to its date."""
-    return value[:10] if isinstance(value, str) and len(value) > 10 and value[4] == "-" else value  # noqa: PLR2004
+    return value[:10] if isinstance(value, str) and len(value) > 10 and value[4] == "-" else value
 
 
 def skill_name(value: t.Any) -> str:
@@ -329,8 +329,11 @@ def _natural_match(
         if have == wanted:
             exact = candidate
             break
-        if loose is None and not any(candidate is c for c in claimed) and have[0] == wanted[0] and all(
-            a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:])
+        if (
+            loose is None
+            and not any(candidate is c for c in claimed)
+            and have[0] == wanted[0]
+            and all(a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:]))
         ):
             loose = candidate
     return exact or loose
@@ -443,7 +446,7 @@ class WorkableCandidatesSink(JobSyncSink):
         try:
             return super().request(method, path, **kwargs)
         except ServiceAuthError as exc:
-            if exc.status != 403:  # noqa: PLR2004 - Forbidden
+            if exc.status != 403:
                 raise
             raise ConfigError(missing_scope_message(method, exc.endpoint, exc.status, exc.text)) from None
 
@@ -473,7 +476,7 @@ class WorkableCandidatesSink(JobSyncSink):
             if self._account_checked:
                 return
             response = self.request("GET", "candidates", params={"limit": 1}, ok_statuses=(404,))
-            if response.status_code == 404:  # noqa: PLR2004
+            if response.status_code == 404:
                 msg = (
                     f"{SERVICE.name}: {describe_request('GET', response.url)} answered HTTP 404: no Workable account "
                     f"there; check `{SUBDOMAIN_SETTING}` (or `{SERVICE.base_url_setting}`)."
@@ -497,7 +500,7 @@ class WorkableCandidatesSink(JobSyncSink):
 
     def fetch(self, candidate_id: str) -> dict[str, t.Any]:
         response = self.request("GET", f"candidates/{quote(candidate_id, safe='')}", ok_statuses=(404,))
-        if response.status_code == 404:  # noqa: PLR2004
+        if response.status_code == 404:
             msg = f"no Workable candidate has the id {candidate_id!r}"
             raise RecordRejected(msg, 404)
         body = decode_json(response) or {}

@@ -62,9 +62,9 @@ def submit_time(value: t.Any, form: str = WALL_CLOCK) -> str | None:
     text = str(value).strip().replace(" ", "T", 1).replace("Z", "+00:00")
     parsed = dt.datetime.fromisoformat(text)
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        parsed = parsed.replace(tzinfo=dt.UTC)
     if form == WITH_OFFSET:
-        return parsed.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat()
+        return parsed.astimezone(dt.UTC).replace(microsecond=0).isoformat()
     return parsed.astimezone(SUBMIT_TIMEZONE).strftime(SUBMIT_TIME_FORMAT)
 
 
@@ -240,7 +240,7 @@ class ZipRecruiterSink(JobSyncSink):
         try:
             return self.request("POST", path, files=form(sent), **kwargs)
         except APIRejectedError as exc:
-            refused_time = exc.status == 400 and zr.refuses_field(exc.text, "create_time")  # noqa: PLR2004
+            refused_time = exc.status == 400 and zr.refuses_field(exc.text, "create_time")
             if sent != WITH_OFFSET or not record.get("create_time") or not refused_time:
                 raise
             answer = excerpt(exc.text, 120)
@@ -360,7 +360,9 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
                 collection=True,
             )
         except _BatchFound as found:
-            self.logger.info("ZipRecruiter %s batch %s: an earlier attempt queued it; not uploaded again.", kind, found.id)
+            self.logger.info(
+                "ZipRecruiter %s batch %s: an earlier attempt queued it; not uploaded again.", kind, found.id
+            )
             return found.id
         return str(decode_json(response)["id"])
 

@@ -21,7 +21,9 @@ class SingerRun:
 
     def records(self, stream: str | None = None) -> list[dict]:
         return [
-            m["record"] for m in self.messages if m.get("type") == "RECORD" and (stream is None or m["stream"] == stream)
+            m["record"]
+            for m in self.messages
+            if m.get("type") == "RECORD" and (stream is None or m["stream"] == stream)
         ]
 
     def record_messages(self, stream: str | None = None) -> list[dict]:
@@ -114,13 +116,24 @@ def run_target(
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "target_jobsync.target", "--config", _write_json(Path(tmp), "config.json", config)]
         proc = subprocess.run(
-            cmd, input=lines, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}, check=False
+            cmd,
+            input=lines,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            check=False,
         )
     return SingerRun(proc.returncode, proc.stdout, proc.stderr, _parse_lines(proc.stdout))
 
 
 def schema_message(stream: str, properties: dict, key_properties: t.Sequence[str] = ()) -> dict:
-    return {"type": "SCHEMA", "stream": stream, "schema": {"type": "object", "properties": properties}, "key_properties": list(key_properties)}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        "key_properties": list(key_properties),
+    }
 
 
 def record_message(stream: str, record: dict) -> dict:

@@ -342,7 +342,9 @@ def test_a_config_file_that_is_missing_or_not_json_fails_in_one_line_naming_it(t
 def test_an_unwritable_output_path_fails_at_start_before_any_write(sandbox, fresh, target_config, setting):
     run = run_target({**target_config, setting: "/etc/hostname/not-a-directory/out.json"}, [SCHEMA, seeker(1), STATE_1])
     assert run.returncode != 0
-    assert last_line(run).startswith(f"target-jobsync: error: Setting `{setting}`: /etc/hostname/not-a-directory/out.json cannot be written")
+    assert last_line(run).startswith(
+        f"target-jobsync: error: Setting `{setting}`: /etc/hostname/not-a-directory/out.json cannot be written"
+    )
     assert "seeker1@example.com" not in subscribers(sandbox)
 
 
@@ -367,7 +369,9 @@ def test_a_collection_endpoint_answering_404_or_405_fails_at_once_naming_the_bas
 ):
     dead = tmp_path / "dead.jsonl"
     sandbox.add_fault(api="ziprecruiter", method="POST", path="^/subscriber$", kind="status", status=405, count=100)
-    run = run_target({**target_config, "dead_letter_path": str(dead)}, [SCHEMA, *(seeker(i) for i in range(5)), STATE_1])
+    run = run_target(
+        {**target_config, "dead_letter_path": str(dead)}, [SCHEMA, *(seeker(i) for i in range(5)), STATE_1]
+    )
     assert run.returncode != 0
     assert "POST /ziprecruiter/job-alerts/v2/subscriber answered HTTP 405" in last_line(run)
     assert "`ziprecruiter_base_url`" in last_line(run)

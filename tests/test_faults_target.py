@@ -276,7 +276,11 @@ DESTINATIONS = (
         jobcase_input,
         jobcase_view,
         # Top-ups are opt-in: on here, so the non-idempotent addBudget is part of the matrix.
-        {"jobcase_requests_per_minute": 0, "jobcase_budget_updates": "top_up", "jobcase_max_budget_added_per_run": 1000},
+        {
+            "jobcase_requests_per_minute": 0,
+            "jobcase_budget_updates": "top_up",
+            "jobcase_max_budget_added_per_run": 1000,
+        },
         # addBudget adds on every call: the PUT topping up the first active campaign.
         risky=lambda store: (
             "PUT",

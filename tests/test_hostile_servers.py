@@ -25,8 +25,15 @@ from jobsync_sandbox import configs
 
 #: Starting a connector process and discovering its streams (generous; the machine has 2 busy cores).
 STARTUP_SECONDS = 8
-SETTINGS = {"request_timeout": 1.5, "retry_max_tries": 2, "retry_backoff_seconds": 0.05, "retry_max_backoff_seconds": 0.1}
-POLICY = HttpPolicy(timeout=1.5, max_tries=2, backoff_seconds=0.05, max_backoff_seconds=0.1, max_retry_after_seconds=300)
+SETTINGS = {
+    "request_timeout": 1.5,
+    "retry_max_tries": 2,
+    "retry_backoff_seconds": 0.05,
+    "retry_max_backoff_seconds": 0.1,
+}
+POLICY = HttpPolicy(
+    timeout=1.5, max_tries=2, backoff_seconds=0.05, max_backoff_seconds=0.1, max_retry_after_seconds=300
+)
 #: A failing request retried to the end, without a Retry-After wait (the waits here are back-offs).
 ONE_REQUEST_BOUND = POLICY.max_tries * POLICY.timeout + (POLICY.max_tries - 1) * POLICY.max_backoff_seconds
 
@@ -43,7 +50,12 @@ PAGED = {
     "ziprecruiter": ("^/subscriber$", {}),
     "jobcase": ("^/company/$", {"jobcase_page_size": 2}),
 }
-NAMES = {"trackjobchanges": "TrackJobChanges", "pcrecruiter": "PCRecruiter", "ziprecruiter": "ZipRecruiter", "jobcase": "Jobcase"}
+NAMES = {
+    "trackjobchanges": "TrackJobChanges",
+    "pcrecruiter": "PCRecruiter",
+    "ziprecruiter": "ZipRecruiter",
+    "jobcase": "Jobcase",
+}
 
 
 @pytest.fixture
@@ -157,7 +169,9 @@ def jobcase_company(i: int) -> dict:
 
 
 def write_companies(sandbox, credentials, **settings: t.Any) -> tuple[SingerRun, float]:
-    config = configs.target_config(sandbox.base_urls, credentials, jobcase_requests_per_minute=0, **{**SETTINGS, **settings})
+    config = configs.target_config(
+        sandbox.base_urls, credentials, jobcase_requests_per_minute=0, **{**SETTINGS, **settings}
+    )
     messages = [
         schema_message("jobcase_companies", {}, ["partnerCompanyId"]),
         *(record_message("jobcase_companies", jobcase_company(i)) for i in range(3)),
@@ -169,7 +183,9 @@ def write_companies(sandbox, credentials, **settings: t.Any) -> tuple[SingerRun,
 
 
 def test_the_target_stops_a_listing_that_ignores_paging(sandbox, credentials):
-    sandbox.reset(sizes={"jobcase": {"companies": 2500, "jobs_per_company": 0, "campaigns": 0, "rate_limit_requests": 0}})
+    sandbox.reset(
+        sizes={"jobcase": {"companies": 2500, "jobs_per_company": 0, "campaigns": 0, "rate_limit_requests": 0}}
+    )
     sandbox.add_fault(api="jobcase", method="GET", path="^/company/$", kind="ignore_paging", count=1000)
     run, elapsed = write_companies(sandbox, credentials)
     line = assert_one_line_failure(run, "target-jobsync")

@@ -63,7 +63,7 @@ def read_until_killed(cmd: list[str], kill_after: int | None) -> tuple[list[dict
     """
     messages: list[dict] = []
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True)  # noqa: S603
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True)
         assert proc.stdout is not None
         killed = False
         for line in proc.stdout:
@@ -274,7 +274,7 @@ def run_target_killed_after_writes(cmd: list[str], messages: list[dict], sandbox
         stdin_file.write("".join(json.dumps(m) + "\n" for m in messages).encode())
         stdin_file.seek(0)
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        proc = subprocess.Popen(cmd, stdin=stdin_file, **quiet)  # noqa: S603
+        proc = subprocess.Popen(cmd, stdin=stdin_file, **quiet)
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             if count_writes(sandbox) >= writes:

@@ -391,7 +391,9 @@ def test_each_catalog_selects_exactly_what_its_name_says():
     inherited = {p["name"]: p for p in project["plugins"]["extractors"] if p.get("inherit_from") == "tap-jobsync"}
     services = ("trackjobchanges", "pcrecruiter", "ziprecruiter", "jobcase")
     for service in services:
-        assert inherited[f"tap-jobsync--{service}"]["select"] == [f"{service}_*.*"], "catalogs/<service>.json's selection"
+        assert inherited[f"tap-jobsync--{service}"]["select"] == [f"{service}_*.*"], (
+            "catalogs/<service>.json's selection"
+        )
     pipelines = {name: p for name, p in inherited.items() if name.removeprefix("tap-jobsync--") not in services}
     assert {PCR_TO_JOBCASE, CHANGES_TO_WORKABLE} <= set(pipelines)
     for name, plugin in pipelines.items():

@@ -115,9 +115,7 @@ class MeltanoProject:
         # The caller's shell may carry settings (TARGET_POSTGRES_PASSWORD from postgres.sh,
         # MELTANO_PROJECT_ROOT...): they must not leak into the project under test.
         env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("MELTANO_", "TAP_", "TARGET_", "JOBSYNC_", "PG"))
+            k: v for k, v in os.environ.items() if not k.startswith(("MELTANO_", "TAP_", "TARGET_", "JOBSYNC_", "PG"))
         }
         env["MELTANO_CLI_DISABLE_VERSION_CHECK"] = "true"
         return env | dict(extra or {})
@@ -169,7 +167,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> MeltanoProject:
     root = tmp_path_factory.mktemp("meltano-project")
     (root / "tap_fixture.py").write_text(TAP_FIXTURE)
     executable = root / "tap-fixture"
-    executable.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(root / "tap_fixture.py"))} "$@"\n')
+    executable.write_text(
+        f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(root / "tap_fixture.py"))} "$@"\n'
+    )
     executable.chmod(0o755)
     config = yaml.safe_load((ROOT / "meltano.yml").read_text())
     config["plugins"]["extractors"].extend(fixture_plugins(executable))
@@ -287,7 +287,10 @@ def test_duckdb_keeps_the_first_record_of_a_batch(project: MeltanoProject, tmp_p
         {
             "type": "SCHEMA",
             "stream": "notes",
-            "schema": {"type": "object", "properties": {"id": {"type": "string"}, "text": {"type": ["string", "null"]}}},
+            "schema": {
+                "type": "object",
+                "properties": {"id": {"type": "string"}, "text": {"type": ["string", "null"]}},
+            },
             "key_properties": ["id"],
         },
         {"type": "RECORD", "stream": "notes", "record": {"id": "n-1", "text": "only change tonight"}},
@@ -537,7 +540,11 @@ plugins:
 
 
 def about_doc(**properties: dict) -> dict:
-    return {"name": "x", "capabilities": ["catalog", "state", "discover", "about", "stream-maps"], "settings": {"type": "object", "properties": properties}}
+    return {
+        "name": "x",
+        "capabilities": ["catalog", "state", "discover", "about", "stream-maps"],
+        "settings": {"type": "object", "properties": properties},
+    }
 
 
 def generate(tmp_path: Path, tap_about: dict, target_about: dict, *args: str) -> subprocess.CompletedProcess[str]:

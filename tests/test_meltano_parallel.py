@@ -286,7 +286,6 @@ def test_one_job_never_runs_twice_at_once(deployment: Deployment, control):
     assert first.returncode == 0, first_stderr[-3000:]
 
 
-
 # -- what Dagster is given -----------------------------------------------------------------------------------------
 
 DAGSTER_DEFINITIONS = """

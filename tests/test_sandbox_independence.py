@@ -36,7 +36,7 @@ def _imported_names(tree: ast.Module, module: str) -> list[tuple[int, str]]:
 
 
 def _allowed(name: str) -> bool:
-    top = name.split(".")[0].split(" ")[0]
+    top = name.split(".", maxsplit=1)[0].split(" ", maxsplit=1)[0]
     return top == PACKAGE or top in sys.stdlib_module_names or top == "__future__"
 
 

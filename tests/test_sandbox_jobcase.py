@@ -241,7 +241,9 @@ def test_create_job_names_missing_fields_and_bad_values(api):
     missing = api("POST", "/job/", json={"adNumber": "x"})
     assert missing.status_code == 400
     assert set(missing.json()) == {"companyId", "jobTitle", "jobDescription", "jobCity", "jobState", "jobZipCode"}
-    bad = api("POST", "/job/", json={**JOB, "companyId": 999, "jobState": "Cal", "jobZipCode": 123, "products": ["nope"]})
+    bad = api(
+        "POST", "/job/", json={**JOB, "companyId": 999, "jobState": "Cal", "jobZipCode": 123, "products": ["nope"]}
+    )
     assert set(bad.json()) == {"companyId", "jobState", "jobZipCode", "products"}
 
 
@@ -517,7 +519,8 @@ def test_trailing_slash_reading_required_redirects_and_optional_serves_both_form
 
 
 @pytest.mark.parametrize(
-    ("reading", "allowed", "refused"), [("PUT", ["PUT"], ["PATCH"]), ("PATCH", ["PATCH"], ["PUT"]), ("both", ["PUT", "PATCH"], [])]
+    ("reading", "allowed", "refused"),
+    [("PUT", ["PUT"], ["PATCH"]), ("PATCH", ["PATCH"], ["PUT"]), ("both", ["PUT", "PATCH"], [])],
 )
 def test_update_method_reading_accepts_put_patch_or_both(api, control, reading, allowed, refused):
     """ "Updates a company by company identifier." shows no method."""
@@ -630,4 +633,6 @@ def test_cost_data_order_reading_oldest_or_newest_first(api, control):
     pages = [api.get("/campaign/cost_data/", offset=o, limit=10)["results"] for o in (0, 10, 20)]
     assert [r for page in pages for r in page] == newest
     by_campaign = api.get("/campaign/cost_data/", campaignId=2, limit=2)
-    assert [r["time"] for r in by_campaign["results"]] == sorted((r["time"] for r in by_campaign["results"]), reverse=True)
+    assert [r["time"] for r in by_campaign["results"]] == sorted(
+        (r["time"] for r in by_campaign["results"]), reverse=True
+    )

@@ -460,7 +460,9 @@ def test_expired_version_reading_error_refuses_and_partial_silently_answers_what
     ("reading", "commits", "refused"),
     [("both", ["END", "STOP"], []), ("END", ["END"], ["STOP"]), ("STOP", ["STOP"], ["END"])],
 )
-def test_commit_command_reading_decides_whether_end_stop_or_both_conclude_a_pull(api, control, reading, commits, refused):
+def test_commit_command_reading_decides_whether_end_stop_or_both_conclude_a_pull(
+    api, control, reading, commits, refused
+):
     """Step 3 "includes the END command"; its example request sends "MyApp STOP"."""
     control.set_readings("pcrecruiter", commit_command=reading)
     for command in refused:
@@ -476,7 +478,11 @@ def test_commit_command_reading_decides_whether_end_stop_or_both_conclude_a_pull
 
 @pytest.mark.parametrize(
     ("reading", "accepted", "refused"),
-    [("letters", ["IUD", "IU", "D"], ["ALL"]), ("all", ["ALL", "IU", "D"], ["IUD"]), ("both", ["ALL", "IUD", "IU"], [])],
+    [
+        ("letters", ["IUD", "IU", "D"], ["ALL"]),
+        ("all", ["ALL", "IU", "D"], ["IUD"]),
+        ("both", ["ALL", "IUD", "IU"], []),
+    ],
 )
 def test_operations_reading_decides_between_all_and_explicit_letters(api, control, sandbox, reading, accepted, refused):
     """ "only ADDS, EDITS, or DELETES... or ALL" vs "(I, U, and D respectively)" and the example's IU."""

@@ -227,7 +227,11 @@ def test_a_bad_reading_flag_stops_the_sandbox_with_one_line(tmp_path: Path, flag
 
 def test_readings_lists_every_reading_with_its_default() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "jobsync_sandbox.cli", "readings"], capture_output=True, text=True, timeout=30, check=True
+        [sys.executable, "-m", "jobsync_sandbox.cli", "readings"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
     assert "ziprecruiter.response_forms = example   (example|table)" in proc.stdout.splitlines()
 

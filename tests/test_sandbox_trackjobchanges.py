@@ -50,7 +50,9 @@ class TJC:
 @pytest.fixture
 def tjc(sandbox, control) -> TJC:
     """Fresh seeded data: 12 connections over 2 groups, 3 employments each, pages of 5."""
-    control.reset(sizes={API: {"connections": 12, "employments_per_connection": 3, "groups": 2, "pings": 4, "page_size": 5}})
+    control.reset(
+        sizes={API: {"connections": 12, "employments_per_connection": 3, "groups": 2, "pings": 4, "page_size": 5}}
+    )
     return TJC(sandbox.base_urls[API])
 
 
@@ -184,7 +186,11 @@ def test_creating_a_connection_needs_the_documented_minimum(tjc, params):
 
 @pytest.mark.parametrize(
     "params",
-    [{"email": "ryan@toofr.llc"}, {"first_name": "ryan", "last_name": "buckley"}, {"first_name": "ryan", "company": "x"}],
+    [
+        {"email": "ryan@toofr.llc"},
+        {"first_name": "ryan", "last_name": "buckley"},
+        {"first_name": "ryan", "company": "x"},
+    ],
     ids=["email-alone", "names-alone", "one-name"],
 )
 def test_creating_with_less_than_the_minimum_is_400(tjc, params):

@@ -95,7 +95,11 @@ def test_seeded_candidates_are_deterministic_and_share_the_people_rule(control):
     assert control.store("workable")["candidates"] == one
     for index, candidate in enumerate(one):
         person = seeded_person(1, index)
-        assert candidate["email"] == person["email"] == f"{person['firstname']}.{person['lastname']}.{index}@example.com".lower()
+        assert (
+            candidate["email"]
+            == person["email"]
+            == f"{person['firstname']}.{person['lastname']}.{index}@example.com".lower()
+        )
     assert control.api_control("workable", "seeded_person", {"index": 3})["email"] == one[3]["email"]
     control.reset(seed=2, sizes={"workable": {"candidates": 5}})
     assert control.store("workable")["candidates"][0]["id"] != one[0]["id"]
@@ -157,7 +161,9 @@ def test_social_profiles_tags_and_skills_become_exactly_the_input(api, control):
             "skills": ["Travel Planning", "Problem Solving"],
         },
     ).json()["candidate"]
-    assert candidate["social_profiles"] == [{"type": "github", "name": None, "username": None, "url": "https://github.com/x"}]
+    assert candidate["social_profiles"] == [
+        {"type": "github", "name": None, "username": None, "url": "https://github.com/x"}
+    ]
     assert candidate["tags"] == ["globetrotter", "adventurer"]
     # Written as strings, read back as objects (as Workable answers them).
     assert candidate["skills"] == [{"name": "Travel Planning"}, {"name": "Problem Solving"}]
@@ -232,7 +238,9 @@ def test_invalid_files_are_422(api, control, fields, named):
 
 def test_image_with_source_is_stored(api, control):
     cid = first_candidate(control)["id"]
-    candidate = patch(api, cid, {"image": {"name": "me.jpg", "data": "SGVsbG8h", "source": "linkedin"}}).json()["candidate"]
+    candidate = patch(api, cid, {"image": {"name": "me.jpg", "data": "SGVsbG8h", "source": "linkedin"}}).json()[
+        "candidate"
+    ]
     assert candidate["image_url"].endswith("/image/me.jpg")
     stored = first_candidate(control)["image_file"]
     assert stored == {"name": "me.jpg", "size": 6, "source": "upload", "image_source": "linkedin"}

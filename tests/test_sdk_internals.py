@@ -49,7 +49,9 @@ class Child(internals.StreamInternals):
         yield {"id": context["pid"] * 10, "pid": context["pid"]}
 
 
-def run_tap(capsys: pytest.CaptureFixture[str], parent: type[Parent] = Parent, child: type[Child] = Child) -> list[dict]:
+def run_tap(
+    capsys: pytest.CaptureFixture[str], parent: type[Parent] = Parent, child: type[Child] = Child
+) -> list[dict]:
     # singer-sdk finds a child's parent by its exact class.
     child = type(child.__name__, (child,), {"parent_stream_type": parent})
 
@@ -127,8 +129,16 @@ def test_touch_5_sync_whole_wraps_the_whole_sync_children_included(capsys):
 
 def test_touch_6_the_private_helpers_answer_as_the_fast_record_path_expects():
     logger = logging.getLogger("test")
-    schema = {"properties": {"n": {"type": "number"}, "b": {"type": "boolean"}, "at": {"type": "string", "format": "date-time"}}}
-    conformed = internals.conform_record_data_types("s", {"n": 1, "b": 1}, schema, TypeConformanceLevel.RECURSIVE, logger)
+    schema = {
+        "properties": {
+            "n": {"type": "number"},
+            "b": {"type": "boolean"},
+            "at": {"type": "string", "format": "date-time"},
+        }
+    }
+    conformed = internals.conform_record_data_types(
+        "s", {"n": 1, "b": 1}, schema, TypeConformanceLevel.RECURSIVE, logger
+    )
     assert conformed == {"n": 1, "b": True}
     assert internals.is_datetime_type(schema["properties"]["at"]) is True
     assert internals.is_exclusive_boolean_type({"type": "boolean"}) is True

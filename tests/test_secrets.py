@@ -100,7 +100,7 @@ class Captured:
         return [(label, secret) for label, text in self.texts for secret in secrets if secret in text]
 
 
-def test_no_pipeline_lets_a_credential_out(sandbox, tmp_path):  # noqa: PLR0915 - one walk through every pipeline
+def test_no_pipeline_lets_a_credential_out(sandbox, tmp_path):
     seen = Captured()
     tap_config = configs.tap_config(sandbox.base_urls, CREDENTIALS, jobcase_requests_per_minute=0, **FAST)
     target_config = configs.target_config(
@@ -152,7 +152,7 @@ def test_no_pipeline_lets_a_credential_out(sandbox, tmp_path):  # noqa: PLR0915 
     seen.run("app-name mode", run_tap({**tap_config, "pcrecruiter_app_name": "SecretTest"}, catalog=catalog).check())
     config_file = tmp_path / "tap.json"
     config_file.write_text(json.dumps(tap_config))
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "tap_jobsync.tap", "--config", str(config_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -48,7 +48,7 @@ class ScriptedServer:
             def log_message(self, *args: t.Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 server.arrivals.append(time.monotonic())
                 entry = server.script.pop(0) if server.script else (200, {}, b'{"ok": true}')
                 if callable(entry):
@@ -262,7 +262,7 @@ def test_a_stop_signal_ends_a_long_wait_at_once():
     limiter = RateLimiter(None)
     limiter.penalize(30)
     stopping.reset()
-    timer = threading.Timer(0.2, lambda: stopping._stop.set())  # noqa: SLF001 - what the signal handler does
+    timer = threading.Timer(0.2, lambda: stopping._stop.set())
     timer.start()
     started = time.monotonic()
     try:

@@ -20,7 +20,7 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from support import discover, record_message, run_tap, schema_message, select_streams, state_message
+from support import discover, record_message, run_tap, schema_message, state_message
 
 from jobsync_sandbox import configs
 
@@ -96,7 +96,11 @@ def wait_for_fault(fault, *, fired: int, timeout: float = 30) -> None:
 
 
 def stored_companies(sandbox) -> set[str]:
-    return {c["partnerCompanyId"] for c in sandbox.apis["jobcase"].dump()["companies"] if c["partnerCompanyId"].startswith("STOP-")}
+    return {
+        c["partnerCompanyId"]
+        for c in sandbox.apis["jobcase"].dump()["companies"]
+        if c["partnerCompanyId"].startswith("STOP-")
+    }
 
 
 @pytest.fixture
@@ -114,7 +118,9 @@ def assert_states_cover_only_written(states: list[dict], written: set[str]) -> N
 
 
 @pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_target_stopped_before_its_first_write_confirms_nothing(sandbox, control, jobcase_config, tmp_path, sig, status):
+def test_a_target_stopped_before_its_first_write_confirms_nothing(
+    sandbox, control, jobcase_config, tmp_path, sig, status
+):
     # The company listing (index) is slow: the signal arrives while nothing was written yet.
     slow = sandbox.add_fault(api="jobcase", method="GET", path="^/company", kind="latency", delay_ms=1500)
     target = RunningTarget(jobcase_config, company_batches([4]), tmp_path)
@@ -144,7 +150,9 @@ def test_a_target_stopped_mid_batch_prints_only_states_whose_records_are_written
     assert "confirms input up to line 5 (3 records)" in stderr.strip().splitlines()[-1]
 
 
-def test_a_second_signal_exits_at_once_without_printing_anything_unconfirmed(sandbox, control, jobcase_config, tmp_path):
+def test_a_second_signal_exits_at_once_without_printing_anything_unconfirmed(
+    sandbox, control, jobcase_config, tmp_path
+):
     # Each POST takes 1.5 s: the first signal waits for the one on the wire, the second does not.
     slow = sandbox.add_fault(api="jobcase", method="POST", path="^/company", kind="latency", delay_ms=1500, count=10)
     target = RunningTarget(jobcase_config, company_batches([3]), tmp_path)
@@ -168,7 +176,11 @@ def test_a_target_stopped_during_a_ziprecruiter_batch_upload_confirms_nothing_of
         sandbox.base_urls, credentials, ziprecruiter_batch_threshold=10, ziprecruiter_batch_chunk_size=50
     )
     people = [record_message(SUBSCRIBERS, {"email": f"p{i}@example.com", "search": "Nurse"}) for i in range(200)]
-    messages = [schema_message(SUBSCRIBERS, {}, ["email"]), *people, state_message({"bookmarks": {SUBSCRIBERS: {"n": 200}}})]
+    messages = [
+        schema_message(SUBSCRIBERS, {}, ["email"]),
+        *people,
+        state_message({"bookmarks": {SUBSCRIBERS: {"n": 200}}}),
+    ]
     target = RunningTarget(config, messages, tmp_path)
     wait_for_fault(slow, fired=1)
     code, states, stderr = target.stop()
@@ -194,7 +206,15 @@ def test_a_tap_stopped_mid_run_reprints_its_last_state_names_unfinished_streams_
     (tmp_path / "tap.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_jobsync.tap", "--config", str(tmp_path / "tap.json"), "--catalog", str(tmp_path / "catalog.json")],
+        [
+            sys.executable,
+            "-m",
+            "tap_jobsync.tap",
+            "--config",
+            str(tmp_path / "tap.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

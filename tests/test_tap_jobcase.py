@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from support import discover, run_tap, select_streams
 
 from jobsync_common import jobcase as jc
 from jobsync_sandbox import configs
-from support import discover, run_tap, select_streams
 
 STREAMS = (
     "jobcase_companies",
@@ -129,7 +129,9 @@ def test_a_burst_at_the_configured_limit_gets_no_429(config, catalog, control):
 
 
 def test_a_wrong_api_key_fails_with_one_line_naming_the_setting(config, catalog):
-    run = run_tap({**config, "jobcase_api_key": "wrong-key-123"}, catalog=select_streams(catalog, ["jobcase_companies"]))
+    run = run_tap(
+        {**config, "jobcase_api_key": "wrong-key-123"}, catalog=select_streams(catalog, ["jobcase_companies"])
+    )
     assert run.returncode != 0
     last_line = run.stderr.strip().splitlines()[-1]
     assert "HTTP 401" in last_line and f"`{jc.API_KEY_SETTING}`" in last_line
@@ -148,7 +150,6 @@ def test_a_partner_id_jobcase_refuses_fails_naming_the_setting(config, catalog):
     run = run_tap({**config, jc.PARTNER_ID_SETTING: 2}, catalog=select_streams(catalog, ["jobcase_products"]))
     assert run.returncode != 0
     assert f"`{jc.PARTNER_ID_SETTING}`" in run.stderr.strip().splitlines()[-1]
-
 
 
 # -- readings of what the document leaves open ----------------------------------------------------

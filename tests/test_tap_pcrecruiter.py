@@ -115,7 +115,10 @@ def test_invalid_app_name_is_rejected_at_config_validation(config, control):
     ("change", "message"),
     [
         ({"pcrecruiter_app_name": "my-app"}, "config['pcrecruiter_app_name']"),
-        ({"pcrecruiter_entities": ["candidates", "invoices"]}, "`pcrecruiter_entities` has unknown entities ['invoices']"),
+        (
+            {"pcrecruiter_entities": ["candidates", "invoices"]},
+            "`pcrecruiter_entities` has unknown entities ['invoices']",
+        ),
         ({"pcrecruiter_fields": {"candidates": ["FirstName", "ShoeSize"]}}, "`pcrecruiter_fields` lists unknown"),
         ({"pcrecruiter_query": {"contacts": "x eq y"}}, "`pcrecruiter_query` names entities that are not synced"),
         ({"pcrecruiter_operations": "IX"}, "config['pcrecruiter_operations']"),
@@ -149,11 +152,13 @@ def test_first_run_lists_everything_then_later_runs_read_inserts_updates_and_del
         assert first.messages.index(activate) > last_record
         kept = dict(bookmark(first, stream))
         read_at = dt.datetime.fromisoformat(kept.pop("change_tracking_read_at"))  # when we read it (our clock)
-        assert abs(read_at - dt.datetime.now(dt.timezone.utc)) < dt.timedelta(minutes=5)
+        assert abs(read_at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=5)
         assert kept == {"change_tracking_version": 1000, "table_version": activate["version"]}
     # The version is read before the listing starts, so nothing changed during it is missed.
     log = control.requests(api="pcrecruiter")["entries"]
-    assert next(e["seq"] for e in log if e["path"] == "/null") < next(e["seq"] for e in log if e["path"] == "/candidates")
+    assert next(e["seq"] for e in log if e["path"] == "/null") < next(
+        e["seq"] for e in log if e["path"] == "/candidates"
+    )
 
     table_version = bookmark(first, CANDIDATES)["table_version"]
     updated, removed, churned = (key_of(sandbox, "candidates", i) for i in (4, 11, 17))
@@ -251,10 +256,16 @@ def test_changes_made_during_an_incremental_run_appear_on_the_next_run(config, s
     mid_run = {"early": key_of(sandbox, "candidates", 0), "again": changed[1], "gone": changed[2]}
 
     def change_while_paging(client: SandboxClient) -> None:
-        client.api_control("pcrecruiter", "update", {"entity": "candidates", "id": mid_run["early"], "fields": {"Title": "Mid"}})
-        client.api_control("pcrecruiter", "update", {"entity": "candidates", "id": mid_run["again"], "fields": {"Title": "Mid"}})
+        client.api_control(
+            "pcrecruiter", "update", {"entity": "candidates", "id": mid_run["early"], "fields": {"Title": "Mid"}}
+        )
+        client.api_control(
+            "pcrecruiter", "update", {"entity": "candidates", "id": mid_run["again"], "fields": {"Title": "Mid"}}
+        )
         client.api_control("pcrecruiter", "delete", {"entity": "candidates", "id": mid_run["gone"]})
-        mid_run["inserted"] = client.api_control("pcrecruiter", "insert", {"entity": "candidates"})["records"][0]["CandidateId"]
+        mid_run["inserted"] = client.api_control("pcrecruiter", "insert", {"entity": "candidates"})["records"][0][
+            "CandidateId"
+        ]
 
     control.clear_requests()
     control.set_latency(150, api="pcrecruiter")
@@ -275,7 +286,9 @@ def test_a_record_deleted_during_the_full_listing_does_not_hide_the_next_one(con
     control.clear_requests()
     control.set_latency(100, api="pcrecruiter")
     watcher = when_requested(
-        sandbox, "^/candidates$", lambda c: c.api_control("pcrecruiter", "delete", {"entity": "candidates", "id": victim})
+        sandbox,
+        "^/candidates$",
+        lambda c: c.api_control("pcrecruiter", "delete", {"entity": "candidates", "id": victim}),
     )
     run = run_tap(only(config, "candidates")).check()
     watcher.join(5)
@@ -283,7 +296,9 @@ def test_a_record_deleted_during_the_full_listing_does_not_hide_the_next_one(con
     assert victim not in live_keys(sandbox, "candidates")
     # Deleting a page-1 record moved the first record of page 2 onto page 1 after we read it.
     assert live_keys(sandbox, "candidates") <= set(keys(run, CANDIDATES))
-    first_pages = [e for e in control.requests(api="pcrecruiter", path="^/candidates$")["entries"] if e["query"].get("Page") == "1"]
+    first_pages = [
+        e for e in control.requests(api="pcrecruiter", path="^/candidates$")["entries"] if e["query"].get("Page") == "1"
+    ]
     assert len(first_pages) >= 2  # page 1 read again
     assert len(run.of_type("ACTIVATE_VERSION", CANDIDATES)) == 1
     after = run_tap(only(config, "candidates"), state=run.last_state).check()

@@ -33,7 +33,10 @@ SYNTHETIC = {
         "ratio": {"type": "number"},
         "when": {"type": ["string", "null"], "format": "date-time"},
         "tags": {"type": "array", "items": {"type": "boolean"}},
-        "rows": {"type": "array", "items": {"type": "object", "properties": {"on": {"type": "boolean"}, "n": {"type": "integer"}}}},
+        "rows": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"on": {"type": "boolean"}, "n": {"type": "integer"}}},
+        },
         "open": {"type": "object", "properties": {"x": {"type": "string"}}, "additionalProperties": True},
         "closed": {"type": ["object", "null"], "properties": {"y": {"type": ["boolean", "null"]}}},
         "free": {"type": ["object", "null"]},
@@ -46,7 +49,9 @@ scalars = st.one_of(
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["x", "y", "on", "n", "z"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["x", "y", "on", "n", "z"]), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -90,5 +95,7 @@ def test_a_stream_record_with_an_unknown_property_is_left_to_the_sdk_which_warns
     record = {"id": 1, "surprise": "new API field"}
     assert RecordConformer(schema).conform(record) is None
     with caplog.at_level(logging.WARNING):
-        assert conform_record_data_types("jobcase_jobs", record, schema, TypeConformanceLevel.RECURSIVE, logging.getLogger("t")) == {"id": 1}
+        assert conform_record_data_types(
+            "jobcase_jobs", record, schema, TypeConformanceLevel.RECURSIVE, logging.getLogger("t")
+        ) == {"id": 1}
     assert "surprise" in caplog.text

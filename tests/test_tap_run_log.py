@@ -23,7 +23,12 @@ def test_every_stream_ends_with_one_summary_line_whose_counts_are_the_runs_own(s
     config = configs.tap_config(sandbox.base_urls, credentials, services=("trackjobchanges",))
     run = run_tap(config).check()
     summaries = {m[1]: tuple(map(int, m.groups()[1:])) for m in SUMMARY.finditer(run.stderr)}
-    streams = {"trackjobchanges_account", "trackjobchanges_connections", "trackjobchanges_employments", "trackjobchanges_pings"}
+    streams = {
+        "trackjobchanges_account",
+        "trackjobchanges_connections",
+        "trackjobchanges_employments",
+        "trackjobchanges_pings",
+    }
     assert set(summaries) == streams
     for stream in streams:
         assert summaries[stream][0] == len(run.records(stream)), stream

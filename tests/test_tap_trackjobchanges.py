@@ -5,10 +5,10 @@ from __future__ import annotations
 import typing as t
 
 import pytest
+from support import discover, run_tap, select_streams
 
 from jobsync_common.redact import REDACTED
 from jobsync_sandbox import Sandbox, configs
-from support import discover, run_tap, select_streams
 
 API = "trackjobchanges"
 CONNECTIONS = "trackjobchanges_connections"
@@ -227,7 +227,7 @@ def test_ping_history_never_leaks_the_key():
     """The API echoes a query-string key into ping history; the tap redacts it everywhere."""
     key = "tjc-Distinctive-Key-7f3a9c21"
     with Sandbox(seed=3, sizes=SIZES, credentials={API: {"api_key": key}}) as box:
-        import requests  # noqa: PLC0415
+        import requests
 
         base = box.base_urls[API]
         # A call with the key in the query string, and one whose search text is the key itself.
@@ -248,7 +248,7 @@ def test_ping_history_redacts_a_rotated_key_and_every_credential_named_parameter
     """Pings recorded under an old key keep it in `query_params`: redacted by name, not only when it is today's key."""
     old_key, new_key = "tjc-Old-Rotated-Key-51c0de", "tjc-New-Current-Key-9a7b3e"
     with Sandbox(seed=3, sizes=SIZES, credentials={API: {"api_key": old_key}}) as box:
-        import requests  # noqa: PLC0415
+        import requests
 
         base = box.base_urls[API]
         requests.get(f"{base}/connections", params={"key": old_key, "api_token": "tok-Ab12Cd34", "page": 1}, timeout=10)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from support import discover, run_tap, select_streams
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_sandbox import configs
-from support import discover, run_tap, select_streams
 
 SUBSCRIBERS = "ziprecruiter_subscribers"
 SEARCHES = "ziprecruiter_subscriber_searches"
@@ -91,7 +91,9 @@ def test_child_searches_fetched_concurrently_equal_a_sequential_sync(control, zr
 
 
 def test_a_refused_api_key_fails_with_one_line_naming_the_setting(zr_config, catalog):
-    run = run_tap({**zr_config, "ziprecruiter_api_key": "wrong-zr-key-123"}, catalog=select_streams(catalog, ALL_STREAMS))
+    run = run_tap(
+        {**zr_config, "ziprecruiter_api_key": "wrong-zr-key-123"}, catalog=select_streams(catalog, ALL_STREAMS)
+    )
     assert run.returncode != 0
     errors = [line for line in run.stderr.splitlines() if line.startswith("tap-jobsync: error:")]
     assert len(errors) == 1
@@ -103,7 +105,9 @@ def test_a_refused_api_key_fails_with_one_line_naming_the_setting(zr_config, cat
 def test_server_errors_and_throttling_mid_pagination_are_retried_with_identical_output(control, zr_config, catalog):
     control.reset(sizes={"ziprecruiter": {"subscribers": 250, "searches_per_subscriber": 0}})
     baseline = sync(zr_config, catalog, (SUBSCRIBERS,))
-    control.add_fault(api="ziprecruiter", method="GET", path="^/subscriber$", query={"skip": "100"}, status=503, count=2)
+    control.add_fault(
+        api="ziprecruiter", method="GET", path="^/subscriber$", query={"skip": "100"}, status=503, count=2
+    )
     control.add_fault(
         api="ziprecruiter", method="GET", path="^/subscriber$", query={"skip": "200"}, status=429, retry_after=0.1
     )
@@ -130,7 +134,7 @@ def test_the_table_forms_of_the_document_are_read_the_same(control, zr_config, c
 
 
 def test_the_batches_stream_shows_pending_and_completed_uploads(sandbox, control, zr_config, catalog):
-    import requests  # noqa: PLC0415
+    import requests
 
     control.reset(sizes={"ziprecruiter": {"batches": 0, "batch_delay_ms": 3_600_000}})
     response = requests.post(
@@ -221,7 +225,10 @@ def test_subscriber_email_property_becomes_email_md5():
 
 def test_batch_result_is_parsed_from_a_json_string_or_kept_as_an_object():
     counts = {"errors": 0, "total_records": 3, "subscribed": 3, "search_updated": 0, "no_changes": 0}
-    assert zr.parse_batch_result('{"errors":0,"total_records":3,"subscribed":3,"search_updated":0,"no_changes":0}') == counts
+    assert (
+        zr.parse_batch_result('{"errors":0,"total_records":3,"subscribed":3,"search_updated":0,"no_changes":0}')
+        == counts
+    )
     assert zr.parse_batch_result(counts) == counts
     assert zr.parse_batch_result(None) is None
 

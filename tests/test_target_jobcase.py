@@ -7,10 +7,10 @@ import re
 import time
 
 import pytest
+from support import record_message, run_target, schema_message, state_message
 
 from jobsync_common import jobcase as jc
 from jobsync_sandbox import configs
-from support import record_message, run_target, schema_message, state_message
 
 SIZES = {"companies": 4, "jobs_per_company": 5, "campaigns": 6, "products": 4, "cost_rows": 5}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -69,7 +69,7 @@ def writes_logged(control) -> list[str]:
 def campaign_updates(control) -> list[str]:
     """Paths of the writes Jobcase acted on, all campaign updates (PUT or PATCH: a 405 changes nothing)."""
     entries = control.requests(api="jobcase")["entries"]
-    writes = [e for e in entries if e["method"] in WRITES and e["status"] != 405]  # noqa: PLR2004
+    writes = [e for e in entries if e["method"] in WRITES and e["status"] != 405]
     assert all(e["method"] in ("PUT", "PATCH") for e in writes), writes
     return [e["path"] for e in writes]
 
@@ -86,7 +86,11 @@ def store_company(control, partner_company_id: str) -> list[dict]:
 
 
 def test_companies_and_jobs_are_created_then_updated_then_expired(config, control):
-    summary = write(config, messages("jobcase_companies", [COMPANY], "partnerCompanyId"), messages("jobcase_jobs", [JOB], "adNumber"))
+    summary = write(
+        config,
+        messages("jobcase_companies", [COMPANY], "partnerCompanyId"),
+        messages("jobcase_jobs", [JOB], "adNumber"),
+    )
     assert (summary["jobcase_companies"]["created"], summary["jobcase_jobs"]["created"]) == (1, 1)
     [company] = store_company(control, "PCR-COMPANY-1")
     assert company["companyZipCode"] == "94111" and company["companyContact"]["email"] == "jack@rodeo.example.com"
@@ -95,7 +99,11 @@ def test_companies_and_jobs_are_created_then_updated_then_expired(config, contro
 
     renamed = {**COMPANY, "companyName": "Rodeo & Co"}
     retitled = {**JOB, "jobTitle": "Senior Rodeo Clown", "products": ["college", "veterans"]}
-    summary = write(config, messages("jobcase_companies", [renamed], "partnerCompanyId"), messages("jobcase_jobs", [retitled], "adNumber"))
+    summary = write(
+        config,
+        messages("jobcase_companies", [renamed], "partnerCompanyId"),
+        messages("jobcase_jobs", [retitled], "adNumber"),
+    )
     assert (summary["jobcase_companies"]["updated"], summary["jobcase_jobs"]["updated"]) == (1, 1)
     assert store_company(control, "PCR-COMPANY-1")[0]["companyName"] == "Rodeo & Co"
     job = store_job(control, "PCR-POS-1")
@@ -134,7 +142,11 @@ def test_same_input_twice_leaves_the_store_unchanged_and_costs_no_write(config, 
     batches = (
         messages("jobcase_companies", [COMPANY], "partnerCompanyId"),
         messages("jobcase_jobs", [JOB], "adNumber"),
-        messages("jobcase_campaigns", [{"partnerCompanyId": "PCR-COMPANY-1", "name": "Spring", "budget": 40, "jobs": [1, 2]}], "name"),
+        messages(
+            "jobcase_campaigns",
+            [{"partnerCompanyId": "PCR-COMPANY-1", "name": "Spring", "budget": 40, "jobs": [1, 2]}],
+            "name",
+        ),
     )
     write(config, *batches)
     before = control.store("jobcase")
@@ -219,8 +231,13 @@ def test_campaign_budget_is_topped_up_to_the_total_never_added_twice(config, con
     seeded = next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)
     assert seeded["budget"] == 20
     control.clear_requests()
-    assert write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["updated"] == 1
-    assert write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["unchanged"] == 1
+    assert (
+        write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["updated"] == 1
+    )
+    assert (
+        write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["unchanged"]
+        == 1
+    )
     updated = next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)
     assert (updated["budget"], updated["aggressiveness"]) == (60, 40)
     assert campaign_updates(control) == ["/campaign/1/"]
@@ -230,7 +247,9 @@ def test_a_budget_top_up_whose_answer_is_lost_is_not_sent_again(config, control)
     """Jobcase applies the addBudget PUT, then the connection drops: the retry would add it twice."""
     control.add_fault(api="jobcase", method="PUT", path="^/campaign/1/?$", kind="reset", count=1)
     campaign = {"companyId": 1, "name": "Campaign 1", "budget": 60}
-    assert write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["updated"] == 1
+    assert (
+        write(config, messages("jobcase_campaigns", [campaign], "name"), **TOP_UP)["jobcase_campaigns"]["updated"] == 1
+    )
     assert next(c for c in control.store("jobcase")["campaigns"] if c["id"] == 1)["budget"] == 60
     assert campaign_updates(control) == ["/campaign/1/"]
 
@@ -282,8 +301,20 @@ def test_a_deleted_campaign_is_paused(config, control):
 @pytest.mark.parametrize(
     ("stream", "record", "key", "path", "count"),
     [
-        ("jobcase_jobs", {**JOB, "partnerCompanyId": "PC-000001"}, "adNumber", "^/job/?$", lambda s: [j for j in s["jobs"] if j["adNumber"] == "PCR-POS-1"]),
-        ("jobcase_campaigns", {"companyId": 2, "name": "Autumn", "budget": 30}, "name", "^/campaign/?$", lambda s: [c for c in s["campaigns"] if c["name"] == "Autumn"]),
+        (
+            "jobcase_jobs",
+            {**JOB, "partnerCompanyId": "PC-000001"},
+            "adNumber",
+            "^/job/?$",
+            lambda s: [j for j in s["jobs"] if j["adNumber"] == "PCR-POS-1"],
+        ),
+        (
+            "jobcase_campaigns",
+            {"companyId": 2, "name": "Autumn", "budget": 30},
+            "name",
+            "^/campaign/?$",
+            lambda s: [c for c in s["campaigns"] if c["name"] == "Autumn"],
+        ),
     ],
     ids=["job", "campaign"],
 )
@@ -316,10 +347,10 @@ def test_job_products_whose_answer_is_lost_are_not_posted_again(config, control)
 
 def test_a_target_killed_right_after_a_create_then_rerun_leaves_one_job(config, control, sandbox, tmp_path):
     """kill -9 between Jobcase applying the POST and the target reading the answer, then the same input."""
-    import signal  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
-    import time  # noqa: PLC0415
+    import signal
+    import subprocess
+    import sys
+    import time
 
     record = {**JOB, "adNumber": "KILLED-1", "partnerCompanyId": "PC-000001"}
     lines = [*messages("jobcase_jobs", [record], "adNumber"), state_message({"batch": 1})]
@@ -368,7 +399,10 @@ def test_budget_top_ups_are_off_by_default_and_never_call_add_budget(config, con
 
 def test_top_ups_beyond_the_per_run_cap_are_refused_naming_the_campaign_and_cap(config, control, tmp_path):
     dead = tmp_path / "dead.jsonl"
-    campaigns = [{"companyId": 1, "name": "Campaign 1", "budget": 60}, {"companyId": 2, "name": "Campaign 2", "budget": 60}]
+    campaigns = [
+        {"companyId": 1, "name": "Campaign 1", "budget": 60},
+        {"companyId": 2, "name": "Campaign 2", "budget": 60},
+    ]
     summary = write(
         config,
         messages("jobcase_campaigns", campaigns, "name"),
@@ -378,14 +412,21 @@ def test_top_ups_beyond_the_per_run_cap_are_refused_naming_the_campaign_and_cap(
     )
     assert (summary["jobcase_campaigns"]["updated"], summary["jobcase_campaigns"]["rejected"]) == (1, 1)
     [line] = [json.loads(x) for x in dead.read_text().splitlines()]
-    assert "Campaign 2" in line["error"] and "jobcase_max_budget_added_per_run" in line["error"] and "(50)" in line["error"]
+    assert (
+        "Campaign 2" in line["error"]
+        and "jobcase_max_budget_added_per_run" in line["error"]
+        and "(50)" in line["error"]
+    )
 
 
 @pytest.mark.parametrize("meaning", ["total", "remaining"])
 def test_with_top_ups_off_no_add_budget_is_ever_sent_whatever_budget_means(config, control, meaning):
     control.api_control("jobcase", "readings", {"campaign_budget": meaning})
     control.api_control("jobcase", "spend", {"campaign_id": 1, "amount": 5})
-    campaigns = [{"companyId": 1, "name": "Campaign 1", "budget": 60}, {"companyId": 2, "name": "Campaign 2", "budget": 90}]
+    campaigns = [
+        {"companyId": 1, "name": "Campaign 1", "budget": 60},
+        {"companyId": 2, "name": "Campaign 2", "budget": 90},
+    ]
     write(config, messages("jobcase_campaigns", campaigns, "name"))
     assert writes_logged(control) == []
 
@@ -395,7 +436,10 @@ def test_top_up_refuses_a_campaign_whose_budget_reads_as_what_remains(config, co
     dead = tmp_path / "dead.jsonl"
     control.api_control("jobcase", "readings", {"campaign_budget": "remaining"})
     control.api_control("jobcase", "spend", {"campaign_id": 1, "amount": 5})
-    campaigns = [{"companyId": 1, "name": "Campaign 1", "budget": 60}, {"companyId": 2, "name": "Campaign 2", "budget": 90}]
+    campaigns = [
+        {"companyId": 1, "name": "Campaign 1", "budget": 60},
+        {"companyId": 2, "name": "Campaign 2", "budget": 90},
+    ]
     summary = write(config, messages("jobcase_campaigns", campaigns, "name"), **TOP_UP, dead_letter_path=str(dead))
     assert writes_logged(control) == [], "no addBudget once the guard saw budget is not the running total"
     assert summary["jobcase_campaigns"]["rejected"] == 2
@@ -404,9 +448,11 @@ def test_top_up_refuses_a_campaign_whose_budget_reads_as_what_remains(config, co
     assert "budget top-ups stopped earlier in this run" in second["error"]
 
 
-def test_a_top_up_that_does_not_move_the_budget_by_exactly_the_amount_stops_all_top_ups(config, control, sandbox, tmp_path):
+def test_a_top_up_that_does_not_move_the_budget_by_exactly_the_amount_stops_all_top_ups(
+    config, control, sandbox, tmp_path
+):
     """The campaign spends while the top-up lands (budget = what remains): 40 sent, 37 seen; nothing more is added."""
-    import threading  # noqa: PLC0415
+    import threading
 
     dead = tmp_path / "dead.jsonl"
     control.api_control("jobcase", "readings", {"campaign_budget": "remaining"})
@@ -415,7 +461,9 @@ def test_a_top_up_that_does_not_move_the_budget_by_exactly_the_amount_stops_all_
     fresh_id = next(c["id"] for c in control.store("jobcase")["campaigns"] if c["name"] == "Fresh")
     control.clear_requests()
     # The check after the top-up is slow; the campaign spends 3 in the meantime.
-    check = sandbox.add_fault(api="jobcase", method="GET", path=f"^/campaign/{fresh_id}/$", kind="latency", delay_ms=600)
+    check = sandbox.add_fault(
+        api="jobcase", method="GET", path=f"^/campaign/{fresh_id}/$", kind="latency", delay_ms=600
+    )
 
     def spend_during_the_check() -> None:
         while not check.fired:
@@ -465,7 +513,9 @@ def test_a_mistyped_base_url_fails_at_once_with_no_state_and_no_dead_letters(con
 
 def test_after_a_429_no_worker_sends_to_jobcase_before_the_retry_after_window_ends(config, control):
     companies = [{**COMPANY, "partnerCompanyId": f"THROTTLE-{n}"} for n in range(12)]
-    control.add_fault(api="jobcase", method="POST", path="^/company/?$", kind="status", status=429, retry_after=1, skip=2)
+    control.add_fault(
+        api="jobcase", method="POST", path="^/company/?$", kind="status", status=429, retry_after=1, skip=2
+    )
     summary = write(config, messages("jobcase_companies", companies, "partnerCompanyId"), max_workers=4)
     assert summary["jobcase_companies"]["created"] == 12
     entries = control.requests(api="jobcase")["entries"]
@@ -498,7 +548,9 @@ def test_a_burst_of_writes_at_the_configured_limit_gets_no_429(config, control):
     """24 new companies (25 requests, written 4 at a time) against 20 per rolling 4 s (= 300/min)."""
     control.api_control("jobcase", "rate_limit", {"requests": 20, "window_seconds": 4})
     companies = [{**COMPANY, "partnerCompanyId": f"BURST-{n}"} for n in range(24)]
-    summary = write(config, messages("jobcase_companies", companies, "partnerCompanyId"), jobcase_requests_per_minute=300)
+    summary = write(
+        config, messages("jobcase_companies", companies, "partnerCompanyId"), jobcase_requests_per_minute=300
+    )
     assert summary["jobcase_companies"]["created"] == 24
     log = control.requests(api="jobcase")
     assert log["total"] > 20
@@ -506,7 +558,9 @@ def test_a_burst_of_writes_at_the_configured_limit_gets_no_429(config, control):
 
 
 def test_a_wrong_api_key_fails_naming_the_setting_without_showing_it(config):
-    run = run_target({**config, jc.API_KEY_SETTING: "wrong-key-456"}, messages("jobcase_companies", [COMPANY], "partnerCompanyId"))
+    run = run_target(
+        {**config, jc.API_KEY_SETTING: "wrong-key-456"}, messages("jobcase_companies", [COMPANY], "partnerCompanyId")
+    )
     assert run.returncode != 0
     assert f"`{jc.API_KEY_SETTING}`" in run.stderr.strip().splitlines()[-1]
     assert "wrong-key-456" not in run.stderr + run.stdout
@@ -537,9 +591,7 @@ def campaign_records(control, *ids: int, **fields) -> list[dict]:
     return [{"companyId": campaigns[i]["companyId"], "name": campaigns[i]["name"], **fields} for i in ids]
 
 
-@pytest.mark.parametrize(
-    ("update_method", "products_method"), [("PUT", "POST"), ("PATCH", "PUT"), ("both", "both")]
-)
+@pytest.mark.parametrize(("update_method", "products_method"), [("PUT", "POST"), ("PATCH", "PUT"), ("both", "both")])
 def test_updates_and_products_use_the_method_jobcase_takes_found_by_one_405_and_remembered(
     config, control, update_method, products_method
 ):

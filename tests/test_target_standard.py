@@ -29,9 +29,9 @@ from singer_sdk.testing.target_tests import (
     TargetRecordBeforeSchemaTest,
     TargetRecordMissingKeyProperty,
 )
+from support import run_target
 
 from jobsync_sandbox import Sandbox, configs
-from support import run_target
 from target_jobsync.target import TargetJobSync
 
 SANDBOX = Sandbox(seed=7).start()
@@ -46,7 +46,7 @@ SAMPLE_STREAMS = (
 CONFIG = configs.target_config(
     SANDBOX.base_urls,
     {name: api.credentials for name, api in SANDBOX.apis.items()},
-    stream_routes={name: "jobcase_companies" for name in SAMPLE_STREAMS},
+    stream_routes=dict.fromkeys(SAMPLE_STREAMS, "jobcase_companies"),
     dead_letter_path=str(DEAD_LETTERS),
 )
 
@@ -69,7 +69,7 @@ TestTargetJobSyncStandard = get_target_test_class(
                 TargetRecordBeforeSchemaTest,
                 TargetRecordMissingKeyProperty,
                 TargetInvalidSchemaTest,
-                        ],
+            ],
         )
     ],
 )

@@ -49,5 +49,7 @@ def test_an_empty_last_state_is_not_relayed(target_config):
 
 @pytest.mark.parametrize("empty", [{}, {"bookmarks": {}}, {"bookmarks": {SUBSCRIBERS: {}}}])
 def test_a_state_without_any_bookmark_is_never_printed(target_config, empty):
-    run = run_target(target_config, [schema_message(SUBSCRIBERS, {}, ["email"]), seeker(5), state_message(empty)]).check()
+    run = run_target(
+        target_config, [schema_message(SUBSCRIBERS, {}, ["email"]), seeker(5), state_message(empty)]
+    ).check()
     assert printed_lines(run) == []

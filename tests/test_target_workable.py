@@ -113,7 +113,11 @@ def test_merge_mode_adds_tags_skills_and_profiles_without_dropping_any(config, c
 def test_replace_mode_makes_the_lists_exactly_the_record(config, control):
     before = candidates(control)[0]
     assert len(before["experience_entries"]) >= 1
-    record = {"id": before["id"], "experience_entries": [{"title": "Head of Sales", "company": "Globex"}], "tags": ["only"]}
+    record = {
+        "id": before["id"],
+        "experience_entries": [{"title": "Head of Sales", "company": "Globex"}],
+        "tags": ["only"],
+    }
     run_target({**config, "workable_array_mode": "replace"}, messages(record)).check()
     after = candidates(control)[0]
     assert [(e["title"], e["company"]) for e in after["experience_entries"]] == [("Head of Sales", "Globex")]
@@ -140,7 +144,9 @@ def test_a_record_without_id_is_matched_by_email(config, control):
 
 def test_unknown_email_is_dead_lettered_with_the_reason(config, control, tmp_path):
     dead = tmp_path / "dead.jsonl"
-    run = run_target({**config, "dead_letter_path": str(dead)}, messages({"email": "ghost@example.org", "headline": "x"}))
+    run = run_target(
+        {**config, "dead_letter_path": str(dead)}, messages({"email": "ghost@example.org", "headline": "x"})
+    )
     run.check()
     [letter] = dead_letters(dead)
     assert letter["stream"] == STREAM
@@ -325,8 +331,6 @@ def test_a_wrong_account_url_fails_once_naming_the_setting_instead_of_dead_lette
     assert "HTTP 404" in errors[0]
     assert "`workable_subdomain`" in errors[0]
     assert not dead.exists()
-
-
 
 
 def test_without_subdomain_or_base_url_the_run_fails_naming_both_settings(config, control):

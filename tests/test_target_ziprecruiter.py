@@ -57,7 +57,9 @@ def subscriber(control, email: str) -> dict | None:
 
 
 def people(n: int, prefix: str = "seeker", **fields: str) -> list[dict]:
-    return [{"email": f"{prefix}{i}@example.com", "search": "Nurse", "location": "Houston, TX", **fields} for i in range(n)]
+    return [
+        {"email": f"{prefix}{i}@example.com", "search": "Nurse", "location": "Houston, TX", **fields} for i in range(n)
+    ]
 
 
 # -- single requests ------------------------------------------------------------------------------------
@@ -65,8 +67,14 @@ def people(n: int, prefix: str = "seeker", **fields: str) -> list[dict]:
 
 def test_few_records_are_subscribed_one_request_each_after_an_md5_lookup(control, zr_config):
     control.clear_requests()
-    run, summary = write(zr_config, SUBSCRIBERS, [*people(3), {"email": "ceo@example.com", "search": "CEO",
-                                                              "name": "Ada", "create_time": "2012-05-04T00:01:05Z"}])
+    run, summary = write(
+        zr_config,
+        SUBSCRIBERS,
+        [
+            *people(3),
+            {"email": "ceo@example.com", "search": "CEO", "name": "Ada", "create_time": "2012-05-04T00:01:05Z"},
+        ],
+    )
     run.check()
     assert summary["created"] == 4 and summary["batches"] == []
     # (A `properties` form refused with 400, under the `repeated` reading, is how the form is found, not a call.)
@@ -126,8 +134,10 @@ def test_deleted_records_deactivate_the_subscriber_by_email_or_id(control, zr_co
     run, summary = write(zr_config, SUBSCRIBERS, deletes)
     run.check()
     assert (summary["deleted"], summary["unchanged"]) == (2, 1)
-    assert writes(control) == {f"DELETE /subscriber/{subscriber(control, 'seeker0@example.com')['id']}": 1,
-                               f"DELETE /subscriber/{by_id}": 1}
+    assert writes(control) == {
+        f"DELETE /subscriber/{subscriber(control, 'seeker0@example.com')['id']}": 1,
+        f"DELETE /subscriber/{by_id}": 1,
+    }
     for email in ("seeker0@example.com", "seeker1@example.com"):
         stored = subscriber(control, email)
         assert (stored["status"], stored["deactivation_reason"]) == ("deactivated", "api")
@@ -143,7 +153,9 @@ def test_a_delete_whose_subscriber_shows_no_status_unsubscribes_anyway(control, 
     """`properties` not honoured: the lookup shows only `id`. Keeping a person subscribed is the worse guess."""
     write(zr_config, SUBSCRIBERS, people(1, prefix="leaving"))[0].check()
     control.api_control("ziprecruiter", "readings", {"properties_format": "ignored"})
-    run, summary = write(zr_config, SUBSCRIBERS, [{"email": "leaving0@example.com", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}])
+    run, summary = write(
+        zr_config, SUBSCRIBERS, [{"email": "leaving0@example.com", "_sdc_deleted_at": "2024-01-01T00:00:00Z"}]
+    )
     run.check()
     assert summary["deleted"] == 1
     assert subscriber(control, "leaving0@example.com")["status"] == "deactivated"
@@ -151,8 +163,13 @@ def test_a_delete_whose_subscriber_shows_no_status_unsubscribes_anyway(control, 
 
 def test_a_large_drain_is_uploaded_as_batch_files_of_at_most_1000_records(control, zr_config):
     control.clear_requests()
-    run, summary = write(zr_config, SUBSCRIBERS, people(1200, prefix="bulk"),
-                         ziprecruiter_batch_threshold=1000, ziprecruiter_wait_for_batches=True)
+    run, summary = write(
+        zr_config,
+        SUBSCRIBERS,
+        people(1200, prefix="bulk"),
+        ziprecruiter_batch_threshold=1000,
+        ziprecruiter_wait_for_batches=True,
+    )
     run.check()
     assert calls(control)["POST /batch"] == 2
     assert "POST /subscriber" not in calls(control)
@@ -171,8 +188,9 @@ def test_batches_not_waited_for_are_reported_pending_and_a_rerun_adds_no_subscri
     assert not any(k.startswith("GET /batch/") for k in calls(control)), "not waiting: no batch is polled"
     control.api_control("ziprecruiter", "complete_batches")
     count = control.store("ziprecruiter")["counts"]["subscribers"]
-    run, summary = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5,
-                         ziprecruiter_wait_for_batches=True)
+    run, summary = write(
+        zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True
+    )
     run.check()
     assert summary["batches"][0]["result"]["no_changes"] == 6 and summary["unchanged"] == 6
     assert control.store("ziprecruiter")["counts"]["subscribers"] == count
@@ -182,8 +200,9 @@ def test_batch_unsubscribe_deactivates_deleted_records_by_email(control, zr_conf
     write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True)
     deletes = [{"email": r["email"], "_sdc_deleted_at": "2024-01-01T00:00:00Z"} for r in people(6)]
     control.clear_requests()
-    run, summary = write(zr_config, SUBSCRIBERS, deletes, ziprecruiter_batch_threshold=5,
-                         ziprecruiter_wait_for_batches=True)
+    run, summary = write(
+        zr_config, SUBSCRIBERS, deletes, ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True
+    )
     run.check()
     assert calls(control)["POST /batch"] == 1 and summary["batches"][0]["type"] == "unsubscribe"
     assert summary["deleted"] == 6
@@ -192,8 +211,9 @@ def test_batch_unsubscribe_deactivates_deleted_records_by_email(control, zr_conf
 
 def test_within_one_bulk_drain_the_last_record_per_email_wins(control, zr_config):
     records = [*people(5), {"email": "SEEKER0@example.com", "search": "Head Nurse"}]
-    run, summary = write(zr_config, SUBSCRIBERS, records, ziprecruiter_batch_threshold=5,
-                         ziprecruiter_wait_for_batches=True)
+    run, summary = write(
+        zr_config, SUBSCRIBERS, records, ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True
+    )
     run.check()
     assert summary["superseded"] == 1 and summary["batches"][0]["records"] == 5
     assert subscriber(control, "seeker0@example.com")["search"] == "Head Nurse"
@@ -201,8 +221,14 @@ def test_within_one_bulk_drain_the_last_record_per_email_wins(control, zr_config
 
 def test_a_batch_still_pending_after_the_wait_timeout_fails_without_confirming_the_state(control, zr_config):
     control.reset(sizes={"ziprecruiter": {"batch_delay_ms": 3_600_000}})
-    run, _ = write(zr_config, SUBSCRIBERS, people(5), ziprecruiter_batch_threshold=5,
-                   ziprecruiter_wait_for_batches=True, ziprecruiter_batch_wait_timeout_seconds=0.3)
+    run, _ = write(
+        zr_config,
+        SUBSCRIBERS,
+        people(5),
+        ziprecruiter_batch_threshold=5,
+        ziprecruiter_wait_for_batches=True,
+        ziprecruiter_batch_wait_timeout_seconds=0.3,
+    )
     assert run.returncode != 0
     batch_id = control.store("ziprecruiter")["batches"][-1]["id"]
     error = next(line for line in run.stderr.splitlines() if line.startswith("target-jobsync: error:"))
@@ -212,8 +238,9 @@ def test_a_batch_still_pending_after_the_wait_timeout_fails_without_confirming_t
 
 def test_batch_errors_are_reported_as_a_warning_with_counts(control, zr_config):
     records = [*people(5), {"email": "broken-address", "search": "CEO"}]
-    run, summary = write(zr_config, SUBSCRIBERS, records, ziprecruiter_batch_threshold=5,
-                         ziprecruiter_wait_for_batches=True)
+    run, summary = write(
+        zr_config, SUBSCRIBERS, records, ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True
+    )
     run.check()
     assert summary["batch_errors"] == 1 and summary["created"] == 5
     assert "1 of 6 records failed" in run.stderr
@@ -222,8 +249,9 @@ def test_batch_errors_are_reported_as_a_warning_with_counts(control, zr_config):
 def test_a_503_on_the_upload_is_retried_and_applied_once(control, zr_config):
     control.add_fault(api="ziprecruiter", method="POST", path="^/batch$", status=503)
     control.clear_requests()
-    run, summary = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5,
-                         ziprecruiter_wait_for_batches=True)
+    run, summary = write(
+        zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True
+    )
     run.check()
     assert calls(control)["POST /batch"] == 2  # the refused attempt and the retry
     store = control.store("ziprecruiter")
@@ -235,8 +263,9 @@ def test_an_upload_whose_answer_is_lost_is_found_pending_and_not_uploaded_again(
     """The server queued the first attempt before the connection broke: before any retry the sink looks for it."""
     control.add_fault(api="ziprecruiter", method="POST", path="^/batch$", kind="reset")
     count = control.store("ziprecruiter")["counts"]["subscribers"]
-    run, _ = write(zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5,
-                   ziprecruiter_wait_for_batches=True)
+    run, _ = write(
+        zr_config, SUBSCRIBERS, people(6), ziprecruiter_batch_threshold=5, ziprecruiter_wait_for_batches=True
+    )
     run.check()
     control.api_control("ziprecruiter", "complete_batches")
     store = control.store("ziprecruiter")
@@ -273,8 +302,9 @@ def test_job_searches_are_created_once_and_deactivated_by_delete(control, zr_con
 
 def test_searches_of_an_unknown_subscriber_are_dead_lettered(control, zr_config, tmp_path):
     dead = tmp_path / "dead.jsonl"
-    run, summary = write(zr_config, SEARCHES, [{"subscriber_id": "00000000", "search": "CEO"}],
-                         dead_letter_path=str(dead))
+    run, summary = write(
+        zr_config, SEARCHES, [{"subscriber_id": "00000000", "search": "CEO"}], dead_letter_path=str(dead)
+    )
     run.check()
     line = json.loads(dead.read_text())
     assert summary["rejected"] == 1 and line["status"] == 404 and "unknown_subscriber" in line["error"]

@@ -71,7 +71,9 @@ class Case:
         )
 
     def target_config(self, **settings: t.Any) -> dict:
-        return configs.target_config(self.sandbox.base_urls, self.credentials, jobcase_requests_per_minute=0, **settings)
+        return configs.target_config(
+            self.sandbox.base_urls, self.credentials, jobcase_requests_per_minute=0, **settings
+        )
 
     def tap(self, service: str = "jobcase", **settings: t.Any) -> str:
         return run_tap(self.tap_config(service, **{**FAST, **settings})).stderr
@@ -102,9 +104,9 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
     "a setting of the wrong type": lambda c: c.tap(retry_max_tries="many"),
     "a number out of range": lambda c: c.tap(retry_max_tries=-2),
     "no service configured": lambda c: run_tap({"start_date": "2000-01-01T00:00:00Z"}).stderr,
-    "a service partly configured": lambda c: run_tap(
-        {k: v for k, v in c.tap_config("pcrecruiter").items() if k != "pcrecruiter_password"}
-    ).stderr,
+    "a service partly configured": lambda c: (
+        run_tap({k: v for k, v in c.tap_config("pcrecruiter").items() if k != "pcrecruiter_password"}).stderr
+    ),
     "a base URL that is not http(s)": lambda c: c.tap(jobcase_base_url="ftp://example.com"),
     "wrong credentials": lambda c: c.tap(jobcase_api_key="not-the-key"),
     "nothing listens at the base URL": lambda c: c.tap(jobcase_base_url="http://127.0.0.1:9/api"),
@@ -136,7 +138,9 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
         c.tap(),
     )[1],
     "a record without its key": lambda c: (
-        fault(c, api="jobcase", method="GET", path="^/company/$", kind="wrong_shape", body={"count": 1, "results": [{}]}),
+        fault(
+            c, api="jobcase", method="GET", path="^/company/$", kind="wrong_shape", body={"count": 1, "results": [{}]}
+        ),
         c.tap(),
     )[1],
     "input that is not JSON (target)": lambda c: c.target([schema_message(SUBSCRIBERS, {}), "{not json"]),
@@ -153,7 +157,9 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
             [
                 schema_message(COMPANIES, {}, ["partnerCompanyId"]),
                 *(
-                    record_message(COMPANIES, {**company(i), "partnerCompanyId": f"PC-00000{i}", "companyName": "Renamed"})
+                    record_message(
+                        COMPANIES, {**company(i), "partnerCompanyId": f"PC-00000{i}", "companyName": "Renamed"}
+                    )
                     for i in (1, 2, 3)
                 ),
             ]
@@ -163,11 +169,18 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
         companies_input(), dead_letter_path="/etc/hostname/not-a-directory/dead.jsonl"
     ),
     "budget top-ups without a cap": lambda c: c.target(
-        [schema_message("jobcase_campaigns", {}), record_message("jobcase_campaigns", {"companyId": 1, "name": "C", "budget": 60})],
+        [
+            schema_message("jobcase_campaigns", {}),
+            record_message("jobcase_campaigns", {"companyId": 1, "name": "C", "budget": 60}),
+        ],
         jobcase_budget_updates="top_up",
     ),
     "`--test` finds a service failing": lambda c: c.cli(
-        "-m", "tap_jobsync.tap", "--config", write_json(c.tmp / "tap.json", c.tap_config(jobcase_api_key="bad")), "--test"
+        "-m",
+        "tap_jobsync.tap",
+        "--config",
+        write_json(c.tmp / "tap.json", c.tap_config(jobcase_api_key="bad")),
+        "--test",
     ),
     "stopped by the orchestrator": lambda c: stopped_target(c),
     "the sandbox's port is taken": lambda c: sandbox_on_a_taken_port(),

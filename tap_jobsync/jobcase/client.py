@@ -79,7 +79,7 @@ class JobcaseStream(FullTableVersionsStream):
         return [{self.status_field: status} for status in jc.statuses(self.config, self.status_kind)]
 
     def validate_response(self, response: requests.Response) -> None:
-        if response.status_code == 400 and self.status_kind is not None:  # noqa: PLR2004 - Bad Request
+        if response.status_code == 400 and self.status_kind is not None:
             query = parse_qs(urlsplit(response.url).query)
             status = (query.get("status") or [None])[0]
             # Only the first page: a refusal later in a listing is not about the status value.

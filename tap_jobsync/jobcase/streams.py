@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from typing_extensions import override
+
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import describe_request
@@ -23,6 +25,7 @@ class JobcaseCompaniesStream(JobcaseStream):
     path = "/company/"
     primary_keys = ("id",)
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         row["companyZipCode"] = jc.normalize_zip(row.get("companyZipCode"))
         return row
@@ -37,6 +40,7 @@ class JobcaseJobsStream(JobcaseStream):
     status_kind = "jobs"
     status_field = "jobStatus"
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         row["jobZipCode"] = jc.normalize_zip(row.get("jobZipCode"))
         if "products" in row:
@@ -68,6 +72,7 @@ class JobcaseProductsStream(JobcaseStream):
     def get_new_paginator(self) -> None:  # type: ignore[override]
         return None  # one unpaginated list
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         return {"partnerId": self.config.get(jc.PARTNER_ID_SETTING)}
 
@@ -112,8 +117,9 @@ class JobcaseCampaignCostDataStream(JobcaseStream):
             if keep(record):
                 yield record
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict:
         moment = parse_timestamp(row.get("time"))
         if moment is not None:
-            row["time"] = moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+            row["time"] = moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
         return row

@@ -64,7 +64,9 @@ class PCRecruiterSessionAuthenticator(APIAuthenticatorBase):
         try:
             response = self.client.request("GET", pcr.ACCESS_TOKEN_PATH, params=params)
         except ServiceAuthError as exc:
-            raise SessionRefusedError(exc.service, exc.status, f"GET {pcr.ACCESS_TOKEN_PATH}", pcr.SERVICE.credential_settings) from None
+            raise SessionRefusedError(
+                exc.service, exc.status, f"GET {pcr.ACCESS_TOKEN_PATH}", pcr.SERVICE.credential_settings
+            ) from None
         body = decode_json(response)
         session_id = body.get(pcr.SESSION_ID_KEY) if isinstance(body, dict) else None
         if not session_id:

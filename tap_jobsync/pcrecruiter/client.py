@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from singer_sdk.pagination import PageNumberPaginator
+from typing_extensions import override
 
 from jobsync_common.errors import ConfigError, JobSyncError, ServiceAuthError
 from jobsync_common.http import decode_json
@@ -121,6 +122,7 @@ class PCRecruiterStream(JobSyncStream):
     def get_new_paginator(self) -> PCRecruiterPaginator:
         return self.guard_paginator(PCRecruiterPaginator(self.read_mode.first_page, self.results_per_page))
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         params: dict[str, t.Any] = {
             pcr.RESULTS_PER_PAGE_PARAM: self.results_per_page,
@@ -182,7 +184,7 @@ class PCRecruiterStream(JobSyncStream):
             except SessionRefusedError:
                 raise
             except ServiceAuthError as exc:
-                if exc.status != 401:  # noqa: PLR2004 - HTTP Unauthorized
+                if exc.status != 401:
                     raise
                 # Sessions expire; log in again once. A second 401 is a real auth failure.
                 self.logger.info("%s: session refused (HTTP 401); requesting a new session", self.service.name)

@@ -22,7 +22,7 @@ APP_COMMIT_KEY = "app_name_commit_command"
 
 def now_stamp() -> str:
     """Our clock, as kept in the state."""
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class AppNamePull:

@@ -173,7 +173,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         answers past its window, and an answer holding only the changes it still keeps would
         lose the others without an error.
         """
-        age = pcr.age_of(read_at, dt.datetime.now(dt.timezone.utc))
+        age = pcr.age_of(read_at, dt.datetime.now(dt.UTC))
         if age is None or age <= pcr.BOOKMARK_MAX_AGE:
             return False
         self._warn_expired(f"{what} (read {age.total_seconds() / 86400:.1f} days ago by this tap's clock)", None)

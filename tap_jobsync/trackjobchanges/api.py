@@ -49,7 +49,11 @@ def setting_properties() -> list[th.Property]:
     """TrackJobChanges settings (public interface: keep the names)."""
     return [
         *SERVICE.connection_settings(
-            [SERVICE.credential(API_KEY_SETTING, "TrackJobChanges API key (sent in the `key` header, never in the URL).")],
+            [
+                SERVICE.credential(
+                    API_KEY_SETTING, "TrackJobChanges API key (sent in the `key` header, never in the URL)."
+                )
+            ],
             base_url_description="Base URL of the TrackJobChanges API v1 (override for a sandbox or proxy).",
         ),
         th.Property(

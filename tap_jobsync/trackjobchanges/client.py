@@ -9,6 +9,7 @@ from pathlib import Path
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.pagination import PageNumberPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
 
 from jobsync_common.errors import ConfigError
 from jobsync_common.http import decode_json, describe_request
@@ -63,6 +64,7 @@ class TrackJobChangesStream(FullTableVersionsStream):
     def get_new_paginator(self) -> TrackJobChangesPaginator:
         return self.guard_paginator(TrackJobChangesPaginator())
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         return {tjc.PAGE_PARAM: next_page_token or 1, **tjc.group_param(self.config)}
 

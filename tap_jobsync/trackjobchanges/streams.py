@@ -12,6 +12,8 @@ import itertools
 import json
 import typing as t
 
+from typing_extensions import override
+
 from jobsync_common.http import decode_json, describe_request
 from jobsync_common.redact import REDACTED, is_sensitive_name, scrub
 from tap_jobsync.trackjobchanges import api as tjc
@@ -20,7 +22,6 @@ from tap_jobsync.trackjobchanges.client import TrackJobChangesStream
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
-
 
 
 class TrackJobChangesAccountStream(TrackJobChangesStream):
@@ -35,8 +36,9 @@ class TrackJobChangesAccountStream(TrackJobChangesStream):
         # One object, not a list: "paginating" it would read the same account forever.
         return None
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
-        row["snapshot_at"] = dt.datetime.now(dt.timezone.utc).isoformat()
+        row["snapshot_at"] = dt.datetime.now(dt.UTC).isoformat()
         return row
 
 
@@ -104,7 +106,7 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         if missing == listed:
             self.logger.warning(
                 "%s: none of the %d connections listed carries `employment_checked_at` (the incremental key: "
-                "\"Get connection\" shows it, the list example does not). Every run emits every connection again "
+                '"Get connection" shows it, the list example does not). Every run emits every connection again '
                 "and reads all their employments (one request each); the bookmark cannot advance. Nothing is "
                 "lost, but incremental runs cost as much as full ones.",
                 self.service.name,
@@ -140,11 +142,13 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         markers.pop("replication_key", None)
         markers.pop("replication_key_value", None)
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         # A list item may lack the key (see _warn_about_missing_key): null, so the SDK's state keeping accepts it.
         row.setdefault(self.replication_key, None)
         return row
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         return {"connection_id": record["id"]}
 
@@ -193,6 +197,7 @@ class TrackJobChangesPingsStream(TrackJobChangesStream):
     replication_key = "created_at"
     is_sorted = False
 
+    @override
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         # Pings never change once written, so there is no mid-run edit to guard
         # against; capping the bookmark at the run's start would re-emit this run's
@@ -203,6 +208,7 @@ class TrackJobChangesPingsStream(TrackJobChangesStream):
         keep = self.bookmark_filter(context)
         yield from (record for record in super().get_records(context) if keep(record))
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         # `query_params.key` (and any other credential-named parameter) -> REDACTED.
         row = _redacted(row)
@@ -214,10 +220,7 @@ class TrackJobChangesPingsStream(TrackJobChangesStream):
 def _redacted(value: t.Any) -> t.Any:
     """Copy with credential-named keys hidden and every registered secret scrubbed, at any depth."""
     if isinstance(value, dict):
-        return {
-            k: (REDACTED if is_sensitive_name(k) and v is not None else _redacted(v))
-            for k, v in value.items()
-        }
+        return {k: (REDACTED if is_sensitive_name(k) and v is not None else _redacted(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_redacted(v) for v in value]
     if isinstance(value, str):

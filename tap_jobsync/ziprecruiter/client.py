@@ -8,6 +8,7 @@ from pathlib import Path
 
 from singer_sdk.pagination import OffsetPaginator
 from singer_sdk.schema.source import SchemaDirectory, StreamSchema
+from typing_extensions import override
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.http import decode_json, describe_request
@@ -66,6 +67,7 @@ class ZipRecruiterStream(FullTableVersionsStream):
     def get_new_paginator(self) -> ZipRecruiterPaginator:
         return self.guard_paginator(ZipRecruiterPaginator(start_value=0, page_size=zr.MAX_PAGE_SIZE))
 
+    @override
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         # `properties` is (re)written in the form this API takes by request_decorator.
         return {"limit": zr.MAX_PAGE_SIZE, "skip": next_page_token or 0}

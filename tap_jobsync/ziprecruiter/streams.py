@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import typing as t
 
+from typing_extensions import override
+
 from jobsync_common import ziprecruiter as zr
 from tap_jobsync.ziprecruiter.client import ZipRecruiterStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-
 
 
 class ZipRecruiterSubscribersStream(ZipRecruiterStream):
@@ -27,9 +28,11 @@ class ZipRecruiterSubscribersStream(ZipRecruiterStream):
         # Job-search requests of the next subscribers run while this one is emitted.
         return self.prefetch_children(super().get_records(context), context)
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         return zr.normalize_subscriber(row)
 
+    @override
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         return {"subscriber_id": record["id"]}
 
@@ -57,5 +60,6 @@ class ZipRecruiterBatchesStream(ZipRecruiterStream):
     path = "/batch"
     api_properties = zr.BATCH_PROPERTIES
 
+    @override
     def post_process(self, row: dict, context: Context | None = None) -> dict | None:
         return zr.normalize_batch(row)
