@@ -29,6 +29,8 @@ Plugins (:class:`TapInternals`, :class:`TargetInternals`):
    and ``state_confirmed()`` follows it.
 10. ``Target.drain_one`` is marked final, yet every drain passes through it (a STATE, the end
     of input, a full sink, singer-sdk's parallel ``drain_all``): ``drain_sink()`` wraps it.
+11. ``Tap.sync_all`` is marked final and has no hook before a run's first message:
+    ``before_sync_all()`` runs there.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class StreamInternals(RESTStream[t.Any]):
     @property
     def table_version(self) -> int | None:
         """The version singer-sdk stamps on every RECORD of this stream (None: no version)."""
-        return t.cast("int | None", self._stream_version)
+        return self._stream_version
 
     @table_version.setter
     def table_version(self, version: int | None) -> None:
@@ -119,14 +121,23 @@ class StreamInternals(RESTStream[t.Any]):
 
 
 class TapInternals(Tap):
-    """The tap's hook into singer-sdk's signal handling (touch 7)."""
+    """The tap's hooks into singer-sdk's signal handling and its sync of all streams (touches 7 and 11)."""
 
+    # -- touch 7 -----------------------------------------------------------------------------
     def on_stop_signal(self, signum: int) -> None:
         """Called in the main thread on SIGTERM/SIGINT (default: singer-sdk's own handling)."""
         super()._handle_termination(signum, None)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         self.on_stop_signal(signum)
+
+    # -- touch 11 ----------------------------------------------------------------------------
+    def before_sync_all(self) -> None:
+        """Called before singer-sdk syncs the selected streams, ahead of any message (default: nothing)."""
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # final in singer-sdk: touch 11
+        self.before_sync_all()
+        super().sync_all()
 
 
 class TargetInternals(Target):

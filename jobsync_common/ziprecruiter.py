@@ -84,7 +84,7 @@ def basic_auth(api_key: str) -> requests.auth.HTTPBasicAuth:
     return requests.auth.HTTPBasicAuth(str(api_key), "")
 
 
-def setting_properties() -> list[th.Property]:
+def setting_properties() -> list[th.Property[t.Any]]:
     """Settings the tap and the target both declare for ZipRecruiter."""
     return SERVICE.connection_settings(
         [SERVICE.credential(API_KEY_SETTING, "ZipRecruiter Job Alerts API key (sent as the HTTP Basic user name).")],
@@ -109,7 +109,7 @@ def to_int(value: t.Any) -> int | None:
     return int(value)
 
 
-def normalize_query_page(payload: t.Any) -> tuple[list[dict], int, int | None]:
+def normalize_query_page(payload: t.Any) -> tuple[list[dict[str, t.Any]], int, int | None]:
     """``(results, skip, total_count)`` of a query response, whichever documented form it has."""
     if not isinstance(payload, dict):
         return [], 0, None

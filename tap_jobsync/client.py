@@ -29,6 +29,7 @@ from functools import cached_property
 import requests
 import singer_sdk.singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.pagination import BaseAPIPaginator
 
 from jobsync_common.errors import JobSyncError, excerpt
 from jobsync_common.http import RequestStats, ServiceClient, ServiceHttp, decode_json, describe_request
@@ -46,7 +47,7 @@ from tap_jobsync.messages import RecordPlan
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record, RequestFunc
 
     from jobsync_common.service import ServiceSpec
     from tap_jobsync.service import ServiceRun
@@ -60,8 +61,14 @@ class MissingPrimaryKeyError(JobSyncError):
     """A record arrived without its primary key: it could not be deduplicated downstream."""
 
 
-class GuardedPaginator:
-    """Mixin of the tap's paginators: each page passes the stream's :class:`PageGuard` before paging on."""
+_PageToken = t.TypeVar("_PageToken")
+
+
+class GuardedPaginator(BaseAPIPaginator[_PageToken]):
+    """Base of the tap's paginators: each page passes the stream's :class:`PageGuard` before paging on.
+
+    Listed before singer-sdk's paginator in a subclass's bases, so ``advance`` checks the page first.
+    """
 
     guard: PageGuard | None = None
     records_in: t.Callable[[requests.Response], list[t.Any]] | None = None
@@ -74,7 +81,10 @@ class GuardedPaginator:
         if self.guard is not None:
             records = self.records_in(response) if self.records_in is not None else []
             self.guard.check(response.content, records, pages_allowed=self.pages_allowed(response))
-        super().advance(response)  # type: ignore[misc]
+        super().advance(response)
+
+
+_Guarded = t.TypeVar("_Guarded", bound=GuardedPaginator[t.Any])
 
 
 @dataclass(slots=True)
@@ -111,7 +121,7 @@ class JobSyncStream(StreamInternals):
         self.stats = StreamStats()
         self.request_stats = RequestStats()
         #: This (child) stream's records being fetched ahead by ``prefetch_children``, by context.
-        self.prefetched: dict[str, Future[list[dict]]] = {}
+        self.prefetched: dict[str, Future[list[Record]]] = {}
         self._seen_keys = SeenKeys()
         # Planned once per schema and selection, not once per record (tap_jobsync/messages.py).
         self._record_plan: RecordPlan | None = None
@@ -134,7 +144,7 @@ class JobSyncStream(StreamInternals):
         return self.client.http
 
     @property
-    def timeout(self) -> float:  # type: ignore[override]
+    def timeout(self) -> float:  # type: ignore[override]  # singer-sdk says int; requests takes a float
         # Seconds for a whole attempt (the adapter enforces it on the body too); a float, never int(0.5) == 0.
         return self.http.policy.timeout
 
@@ -142,7 +152,7 @@ class JobSyncStream(StreamInternals):
     def requests_session(self) -> requests.Session:
         return self.client.session
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """The shared retry loop around the SDK's request (pacing, Retry-After, bounded tries, stop signals)."""
 
         def call(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
@@ -194,7 +204,7 @@ class JobSyncStream(StreamInternals):
             self._wrong_shape(response, what, payload)
         return payload
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(self, response: requests.Response) -> t.Iterable[Record]:
         return self.records_in(response)
 
     def _wrong_shape(self, response: requests.Response, documented: str, payload: t.Any) -> t.NoReturn:
@@ -208,10 +218,8 @@ class JobSyncStream(StreamInternals):
         raise WrongShapeError(msg)
 
     # -- paging guard: every paginator of the tap checks each page -----------------------------------
-    def guard_paginator(self, paginator: t.Any) -> t.Any:
+    def guard_paginator(self, paginator: _Guarded) -> _Guarded:
         """Attach a :class:`PageGuard` to a paginator of one listing pass (see GuardedPaginator)."""
-        if paginator is None:
-            return None
         keys = tuple(self.primary_keys or ())
         key = (lambda record: tuple(record.get(k) for k in keys)) if keys else None
         paginator.guard = PageGuard(self.service.name, self.path or self.name, key)
@@ -235,7 +243,7 @@ class JobSyncStream(StreamInternals):
         super().log(message, *args, level=level, **kwargs)
 
     # -- run summary -------------------------------------------------------------------------------
-    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+    def finalize_state_progress_markers(self, state: dict[str, t.Any] | None = None) -> None:
         super().finalize_state_progress_markers(state)
         if self.parent_stream_type is None:
             # singer-sdk calls this after a top-level stream's sync, its children included.
@@ -273,14 +281,14 @@ class JobSyncStream(StreamInternals):
                 ", ".join(self.primary_keys or ()),
             )
 
-    def check_record(self, record: dict) -> None:
+    def check_record(self, record: Record) -> None:
         """A record must carry its primary key; a key seen before in this run is counted."""
         keys = self.primary_keys
         if not keys:
             return
         values = tuple(record.get(k) for k in keys)
         if any(v is None or v == "" for v in values):
-            missing = ", ".join(k for k, v in zip(keys, values) if v is None or v == "")
+            missing = ", ".join(k for k, v in zip(keys, values, strict=True) if v is None or v == "")
             msg = (
                 f"{self.service.name}: stream {self.name} ({self.path}): a record has no primary key "
                 f"`{missing}`: {excerpt(record, 160)}"
@@ -327,7 +335,7 @@ class JobSyncStream(StreamInternals):
                 )
 
     # -- incremental filtering on the client side ------------------------------------------
-    def bookmark_filter(self, context: Context | None) -> t.Callable[[dict], bool]:
+    def bookmark_filter(self, context: Context | None) -> t.Callable[[Record], bool]:
         """Predicate keeping records newer than the bookmark (or at/after ``start_date``).
 
         For APIs with no server-side "changed since" filter: a record passes when its
@@ -346,17 +354,18 @@ class JobSyncStream(StreamInternals):
         elif start and is_time:
             threshold, inclusive = start, True
         else:
-            return lambda record: True
+            return lambda _record: True
         if is_time:
             threshold = parse_timestamp(threshold)
 
-        def keep(record: dict) -> bool:
+        def keep(record: Record) -> bool:
             value = record.get(key)
             if value is None:
                 return True
             if is_time:
                 value = parse_timestamp(value)
-            return value >= threshold if inclusive else value > threshold
+            passes: bool = value >= threshold if inclusive else value > threshold
+            return passes
 
         return keep
 
@@ -369,18 +378,18 @@ class JobSyncStream(StreamInternals):
     def _context_key(context: t.Mapping[str, t.Any] | None) -> str:
         return repr(sorted((context or {}).items()))
 
-    def fetch_all_records(self, context: Context | None) -> list[dict]:
+    def fetch_all_records(self, context: Context | None) -> list[Record]:
         """Every record of one child context, fetched eagerly (runs in a worker thread)."""
         return list(self.request_records(context))
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         future = self.prefetched.pop(self._context_key(context), None)
         if future is not None:
             yield from future.result()
             return
         yield from super().get_records(context)
 
-    def prefetch_children(self, records: t.Iterable[dict], context: Context | None) -> t.Iterator[dict]:
+    def prefetch_children(self, records: t.Iterable[Record], context: Context | None) -> t.Iterator[Record]:
         """Yield parent records while their children's requests run ahead in a bounded pool.
 
         The SDK syncs each parent's children right after the parent record, one at a
@@ -393,7 +402,7 @@ class JobSyncStream(StreamInternals):
         if not children or workers <= 1:
             yield from records
             return
-        window: collections.deque[dict] = collections.deque()
+        window: collections.deque[Record] = collections.deque()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.name}-children") as pool:
             try:
                 for record in records:

@@ -30,6 +30,7 @@ from tap_jobsync.client import JobSyncStream
 from tap_jobsync.jobcase.streams import JobcaseCompaniesStream
 from tap_jobsync.pcrecruiter import api as pcr
 from tap_jobsync.pcrecruiter.streams import STREAM_TYPES as PCRECRUITER_STREAMS
+from tap_jobsync.pcrecruiter.streams import PCRecruiterEntityStream
 from tap_jobsync.trackjobchanges import api as tjc
 from tap_jobsync.trackjobchanges.streams import TrackJobChangesAccountStream
 from tap_jobsync.ziprecruiter.streams import ZipRecruiterSubscribersStream
@@ -39,13 +40,14 @@ if t.TYPE_CHECKING:
     from singer_sdk import Stream, Tap
 
     from tap_jobsync.service import TapService
+    from tap_jobsync.tap import TapJobSync
 
 PREFLIGHT_SETTING = "preflight_connection_test"
 #: ``ctx.meta`` key set by the ``--test`` option, read by ``TapJobSync.invoke``.
 CLI_FLAG = "tap_jobsync.connection_test"
 
 
-def settings() -> list[th.Property]:
+def settings() -> list[th.Property[t.Any]]:
     return [
         th.Property(
             PREFLIGHT_SETTING,
@@ -58,24 +60,27 @@ def settings() -> list[th.Property]:
     ]
 
 
+_ProbeStream = t.TypeVar("_ProbeStream", bound=JobSyncStream)
+
+
 @dataclass(frozen=True)
-class Probe:
+class Probe(t.Generic[_ProbeStream]):
     """The cheap read that proves a service's settings: which stream sends it, with which parameters."""
 
-    stream_type: t.Callable[[t.Mapping[str, t.Any]], type[JobSyncStream]]
-    params: t.Callable[[JobSyncStream], dict[str, t.Any]]
+    stream_type: t.Callable[[t.Mapping[str, t.Any]], type[_ProbeStream]]
+    params: t.Callable[[_ProbeStream], dict[str, t.Any]]
 
 
-PROBES: dict[str, Probe] = {
+PROBES: dict[str, Probe[t.Any]] = {
     # The account snapshot: one small object (and the `group`, when set, must exist).
-    tjc.SERVICE.key: Probe(lambda config: TrackJobChangesAccountStream, lambda stream: {}),
+    tjc.SERVICE.key: Probe(lambda _config: TrackJobChangesAccountStream, lambda _stream: {}),
     # Log in (access-token), then one row of the first synced entity with the session token.
-    pcr.SERVICE.key: Probe(
+    pcr.SERVICE.key: Probe[PCRecruiterEntityStream](
         lambda config: PCRECRUITER_STREAMS[pcr.check_config(config)[0]],
-        lambda stream: {pcr.RESULTS_PER_PAGE_PARAM: 1, pcr.FIELDS_PARAM: stream.key_name},  # type: ignore[attr-defined]
+        lambda stream: {pcr.RESULTS_PER_PAGE_PARAM: 1, pcr.FIELDS_PARAM: stream.key_name},
     ),
-    zr.SERVICE.key: Probe(lambda config: ZipRecruiterSubscribersStream, lambda stream: {"limit": 1}),
-    jc.SERVICE.key: Probe(lambda config: JobcaseCompaniesStream, lambda stream: {"limit": 1}),
+    zr.SERVICE.key: Probe(lambda _config: ZipRecruiterSubscribersStream, lambda _stream: {"limit": 1}),
+    jc.SERVICE.key: Probe(lambda _config: JobcaseCompaniesStream, lambda _stream: {"limit": 1}),
 }
 
 
@@ -132,7 +137,9 @@ def _configured_or_partly(service: TapService, config: t.Mapping[str, t.Any]) ->
         return True
 
 
-def run_cli(tap_class: type[Tap], services: t.Sequence[TapService], config: t.Any, catalog: t.IO[str] | None) -> None:
+def run_cli(
+    tap_class: type[TapJobSync], services: t.Sequence[TapService], config: t.Any, catalog: t.IO[str] | None
+) -> None:
     """``tap-jobsync --test``: print one line per service; fail when any checked service failed.
 
     ``config`` is the SDK's parsed ``--config`` input; ``catalog`` the ``--catalog`` file, if any.
@@ -147,7 +154,7 @@ def run_cli(tap_class: type[Tap], services: t.Sequence[TapService], config: t.An
     # The result is the lines below; a timing metric per call would only bury them.
     logging.getLogger("singer_sdk.metrics").setLevel(logging.WARNING)
     if not any(_configured_or_partly(service, tap.config) for service in services):
-        tap.configured_services()  # type: ignore[attr-defined] # raises "No service is configured ..."
+        tap.configured_services()  # raises "No service is configured ..."
     selected = selected_in_catalog(json.loads(catalog.read())) if catalog is not None else None
     results = check_services(tap, services, selected)
     for result in results:

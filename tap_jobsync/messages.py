@@ -30,6 +30,7 @@ from jobsync_common.sdk_internals import (
 )
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Record
     from singer_sdk.singerlib.catalog import SelectionMask
     from singer_sdk.singerlib.encoding.simple import Message
 
@@ -60,7 +61,7 @@ _PLAIN_TYPES = frozenset({str, int, bool, type(None)})
 class _Plan:
     """How the SDK conforms values of one schema node, decided once instead of per value."""
 
-    schema: dict
+    schema: dict[str, t.Any]
     boolean_only: bool = False
     #: Set for an object node with properties (the SDK recurses into dicts).
     properties: dict[str, _Plan] | None = None
@@ -71,7 +72,7 @@ class _Plan:
     item_is_object: bool = field(default=False)
 
 
-def _object_plan(schema: dict) -> _Plan:
+def _object_plan(schema: dict[str, t.Any]) -> _Plan:
     return _Plan(
         schema,
         properties={name: _property_plan(prop) for name, prop in schema.get("properties", {}).items()},
@@ -79,7 +80,7 @@ def _object_plan(schema: dict) -> _Plan:
     )
 
 
-def _property_plan(schema: dict) -> _Plan:
+def _property_plan(schema: dict[str, t.Any]) -> _Plan:
     plan = _Plan(schema, boolean_only=is_exclusive_boolean_type(schema))
     if is_uniform_list(schema):
         item_schema = schema["items"]
@@ -92,8 +93,8 @@ def _property_plan(schema: dict) -> _Plan:
     return plan
 
 
-class _UnknownProperty(Exception):
-    pass
+class _UnknownPropertyError(Exception):
+    """A record holds a property the schema does not know (the SDK's own function handles that record)."""
 
 
 class RecordConformer:
@@ -104,24 +105,24 @@ class RecordConformer:
     its one warning.
     """
 
-    def __init__(self, schema: dict) -> None:
+    def __init__(self, schema: dict[str, t.Any]) -> None:
         self.plan = _object_plan(schema)
 
-    def conform(self, record: dict) -> dict | None:
+    def conform(self, record: Record) -> Record | None:
         """The conformed record, or None when it holds a property the schema does not know."""
         try:
             return self._object(record, self.plan)
-        except _UnknownProperty:
+        except _UnknownPropertyError:
             return None
 
-    def _object(self, record: dict, plan: _Plan) -> dict:
+    def _object(self, record: Record, plan: _Plan) -> Record:
         properties = plan.properties or {}
-        out = {}
+        out: Record = {}
         for name, value in record.items():
             prop = properties.get(name)
             if prop is None:
                 if not plan.keep_unknown:
-                    raise _UnknownProperty
+                    raise _UnknownPropertyError
                 out[name] = value
             else:
                 out[name] = self._value(value, prop)
@@ -152,12 +153,12 @@ class RecordConformer:
 class RecordPlan:
     """What a stream decides once per schema and selection, not once per record."""
 
-    def __init__(self, schema: dict, mask: SelectionMask) -> None:
+    def __init__(self, schema: dict[str, t.Any], mask: SelectionMask) -> None:
         self.schema = schema
         self.mask = mask
         self.conformer = RecordConformer(schema)
         #: No property is deselected: ``pop_deselected_record_properties`` would remove nothing.
         self.selects_everything = all(mask.values())
 
-    def built_for(self, schema: dict, mask: SelectionMask) -> bool:
+    def built_for(self, schema: dict[str, t.Any], mask: SelectionMask) -> bool:
         return schema is self.schema and mask is self.mask

@@ -34,7 +34,7 @@ class TapService:
     """What a service contributes to the tap: its settings and its streams (the module's ``SOURCE``)."""
 
     service: ServiceSpec
-    settings: list[th.Property]
+    settings: list[th.Property[t.Any]]
     stream_types: t.Callable[[t.Mapping[str, t.Any]], list[type[JobSyncStream]]]
     #: Settings that must be set once the service is configured (checked with a clear message).
     required_when_configured: tuple[str, ...] = field(default=())

@@ -11,6 +11,7 @@ from singer_sdk import Stream
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.tap_base import CliTestOptionValue
+from typing_extensions import override
 
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
@@ -51,7 +52,7 @@ class TapJobSync(TapInternals):
     ).to_dict()
 
     @classmethod
-    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         super().append_builtin_config(config_jsonschema)
         # One group per service (Meltano's settings_group_validation): any one service is enough.
         settings_groups.declare(
@@ -120,16 +121,16 @@ class TapJobSync(TapInternals):
         super().cb_test(ctx, param, value)
 
     @classmethod
-    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+    def invoke(cls, **kwargs: t.Any) -> None:
         if not kwargs.get("about") and click.get_current_context().meta.get(connection_test.CLI_FLAG):
             connection_test.run_cli(cls, SERVICES, kwargs.get("config"), kwargs.get("catalog"))
             return
         super().invoke(**kwargs)
 
-    def sync_all(self) -> None:
+    @override
+    def before_sync_all(self) -> None:
         if self.config.get(connection_test.PREFLIGHT_SETTING):
             connection_test.preflight(self, SERVICES)
-        super().sync_all()
 
 
 class _UnsortedNotice(logging.Filter):

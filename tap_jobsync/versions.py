@@ -34,7 +34,7 @@ if t.TYPE_CHECKING:
 SETTING = "emit_activate_version_messages"
 
 
-def settings() -> list[th.Property]:
+def settings() -> list[th.Property[t.Any]]:
     return [
         th.Property(
             SETTING,

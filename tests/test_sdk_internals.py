@@ -251,3 +251,26 @@ def test_touch_10_every_drain_passes_the_hook_a_full_sink_included(capsys):
     assert len(drains) >= 2, calls
     assert calls.index("drain things") < calls.index("may confirm {'bookmarks': {'things': {'n': 3}}}")
     capsys.readouterr()
+
+
+def test_touch_11_a_command_line_run_passes_the_hook_before_its_first_message(capsys):
+    seen: list[str] = []
+
+    class Counted(Parent):
+        def request_records(self, context: t.Any) -> t.Iterator[dict[str, t.Any]]:
+            seen.append("records")
+            yield from super().request_records(context)
+
+    class MiniTap(internals.TapInternals):
+        name = "tap-mini"
+        config_jsonschema: t.ClassVar[dict[str, t.Any]] = th.PropertiesList().to_dict()
+
+        def discover_streams(self) -> list[t.Any]:
+            return [Counted(self)]
+
+        def before_sync_all(self) -> None:
+            seen.append(f"hook, {len(capsys.readouterr().out)} characters written before it")
+
+    MiniTap.invoke()  # what `tap-mini` runs, once click has parsed its options
+    assert seen == ["hook, 0 characters written before it", "records"]
+    assert len(of([json.loads(line) for line in capsys.readouterr().out.splitlines()], "RECORD", "parents")) == 2

@@ -29,5 +29,5 @@ STREAM_TYPES: list[type[JobSyncStream]] = [
 SOURCE = TapService(
     service=jc.SERVICE,
     settings=api.setting_properties(),
-    stream_types=lambda config: list(STREAM_TYPES),
+    stream_types=lambda _config: list(STREAM_TYPES),
 )

@@ -15,7 +15,7 @@ from jobsync_common import jobcase as jc
 PAGE_SIZE_SETTING = "jobcase_page_size"
 
 
-def setting_properties() -> list[th.Property]:
+def setting_properties() -> list[th.Property[t.Any]]:
     """Every Jobcase setting of the tap: those both connectors declare, then the tap's own."""
     return [
         *jc.setting_properties(),

@@ -22,7 +22,7 @@ from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 SCHEMAS_DIR = Path(__file__).parent / "schemas"
 
@@ -31,7 +31,7 @@ class StatusRefusedError(JobSyncError):
     """Jobcase refused a value of the `status` filter (the document lists none)."""
 
 
-class JobcasePaginator(GuardedPaginator, OffsetPaginator):
+class JobcasePaginator(GuardedPaginator[int], OffsetPaginator):
     """``offset``/``limit`` paging over ``{"count", "results"}`` bodies (see ``jc.next_offset``)."""
 
     def pages_allowed(self, response: requests.Response) -> int | None:
@@ -49,7 +49,7 @@ class JobcaseStream(FullTableVersionsStream):
     """Base of the Jobcase streams (one per documented list endpoint)."""
 
     service = jc.SERVICE
-    records_key = "results"
+    records_key: t.ClassVar[str | None] = "results"
     #: schemas/<stream name>.json, next to the streams.
     schema = StreamSchema(SchemaDirectory(SCHEMAS_DIR))
     #: Which ``jobcase_statuses`` list gives the ``status`` filter values (``jobs``, ``campaigns``); each value is
@@ -73,7 +73,7 @@ class JobcaseStream(FullTableVersionsStream):
         return api.page_size(self.config)
 
     @property
-    def partitions(self) -> list[dict] | None:
+    def partitions(self) -> list[dict[str, t.Any]] | None:
         if self.status_kind is None:
             return None
         return [{self.status_field: status} for status in jc.statuses(self.config, self.status_kind)]
@@ -81,7 +81,8 @@ class JobcaseStream(FullTableVersionsStream):
     def validate_response(self, response: requests.Response) -> None:
         if response.status_code == 400 and self.status_kind is not None:
             query = parse_qs(urlsplit(response.url).query)
-            status = (query.get("status") or [None])[0]
+            statuses = query.get("status")
+            status = statuses[0] if statuses else None
             # Only the first page: a refusal later in a listing is not about the status value.
             if status and (query.get("offset") or ["0"])[0] == "0":
                 endpoint = describe_request(response.request.method or "GET", response.url)
@@ -91,7 +92,7 @@ class JobcaseStream(FullTableVersionsStream):
                 raise StatusRefusedError(message)
         super().validate_response(response)
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         try:
             yield from super().get_records(context)
         except StatusRefusedError as refused:
@@ -99,7 +100,7 @@ class JobcaseStream(FullTableVersionsStream):
             self.logger.warning("%s", refused)
             self.statuses_refused.append(str((context or {}).get(self.status_field)))
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(self, response: requests.Response) -> t.Iterable[Record]:
         records = self.records_in(response)
         if self.status_kind is not None:
             self.statuses_seen.update(str(record.get(self.status_field)) for record in records)
@@ -120,7 +121,7 @@ class JobcaseStream(FullTableVersionsStream):
             f"; refused: {', '.join(refused)}" if refused else "",
         )
 
-    def get_new_paginator(self) -> JobcasePaginator:
+    def get_new_paginator(self) -> JobcasePaginator | None:
         return self.guard_paginator(JobcasePaginator(start_value=0, page_size=self.page_size))
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:

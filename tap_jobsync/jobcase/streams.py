@@ -15,7 +15,7 @@ from tap_jobsync.jobcase.client import JobcaseStream
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 
 class JobcaseCompaniesStream(JobcaseStream):
@@ -26,7 +26,7 @@ class JobcaseCompaniesStream(JobcaseStream):
     primary_keys = ("id",)
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict:
+    def post_process(self, row: Record, context: Context | None = None) -> Record:
         row["companyZipCode"] = jc.normalize_zip(row.get("companyZipCode"))
         return row
 
@@ -41,7 +41,7 @@ class JobcaseJobsStream(JobcaseStream):
     status_field = "jobStatus"
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict:
+    def post_process(self, row: Record, context: Context | None = None) -> Record:
         row["jobZipCode"] = jc.normalize_zip(row.get("jobZipCode"))
         if "products" in row:
             row["products"] = jc.normalize_products(row["products"])
@@ -69,14 +69,14 @@ class JobcaseProductsStream(JobcaseStream):
     primary_keys = ("id",)
     records_key = None  # the body is a bare list
 
-    def get_new_paginator(self) -> None:  # type: ignore[override]
+    def get_new_paginator(self) -> None:
         return None  # one unpaginated list
 
     @override
     def get_url_params(self, context: Context | None, next_page_token: t.Any) -> dict[str, t.Any]:
         return {"partnerId": self.config.get(jc.PARTNER_ID_SETTING)}
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         if self.config.get(jc.PARTNER_ID_SETTING) in (None, ""):
             msg = (
                 f"Stream `{self.name}` needs the setting `{jc.PARTNER_ID_SETTING}` (Jobcase lists products "
@@ -111,14 +111,14 @@ class JobcaseCampaignCostDataStream(JobcaseStream):
     primary_keys = ("campaignId", "jobId", "eventType", "source", "time")
     replication_key = "time"
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         keep = self.bookmark_filter(context)
         for record in super().get_records(context):
             if keep(record):
                 yield record
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict:
+    def post_process(self, row: Record, context: Context | None = None) -> Record:
         moment = parse_timestamp(row.get("time"))
         if moment is not None:
             row["time"] = moment.astimezone(dt.UTC).isoformat(timespec="microseconds")

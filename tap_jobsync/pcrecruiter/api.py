@@ -62,7 +62,7 @@ SERVICE = ServiceSpec(
 # GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey= -> {"SessionId": "..."};
 # the session then goes in `Authorization: BEARER <SessionId>`. The query string carries the
 # password and API key: never log that URL (jobsync_common.redact hides Password/ApiKey).
-ACCESS_TOKEN_PATH = "access-token"
+LOGIN_PATH = "access-token"
 SESSION_ID_KEY = "SessionId"
 AUTH_SCHEME = "BEARER"
 
@@ -203,7 +203,7 @@ def minimum_valid_version(text: str) -> int | None:
 
 
 # -- settings ------------------------------------------------------------------------------------
-def setting_properties() -> list[th.Property]:
+def setting_properties() -> list[th.Property[t.Any]]:
     """PCRecruiter settings (public interface: keep the names)."""
     return [
         *SERVICE.connection_settings(

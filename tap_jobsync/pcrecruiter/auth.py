@@ -62,15 +62,15 @@ class PCRecruiterSessionAuthenticator(APIAuthenticatorBase):
             "ApiKey": self._config.get(pcr.API_KEY_SETTING),
         }
         try:
-            response = self.client.request("GET", pcr.ACCESS_TOKEN_PATH, params=params)
+            response = self.client.request("GET", pcr.LOGIN_PATH, params=params)
         except ServiceAuthError as exc:
             raise SessionRefusedError(
-                exc.service, exc.status, f"GET {pcr.ACCESS_TOKEN_PATH}", pcr.SERVICE.credential_settings
+                exc.service, exc.status, f"GET {pcr.LOGIN_PATH}", pcr.SERVICE.credential_settings
             ) from None
         body = decode_json(response)
         session_id = body.get(pcr.SESSION_ID_KEY) if isinstance(body, dict) else None
         if not session_id:
-            msg = f"{pcr.SERVICE.name}: {pcr.ACCESS_TOKEN_PATH} answered without a {pcr.SESSION_ID_KEY}."
+            msg = f"{pcr.SERVICE.name}: {pcr.LOGIN_PATH} answered without a {pcr.SESSION_ID_KEY}."
             raise JobSyncError(msg)
         register_secret(session_id)
         self.logins += 1

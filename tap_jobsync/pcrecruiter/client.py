@@ -23,7 +23,7 @@ from tap_jobsync.pcrecruiter.auth import SessionRefusedError
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record, RequestFunc
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
     from tap_jobsync.pcrecruiter.auth import PCRecruiterSessionAuthenticator
@@ -42,7 +42,7 @@ class ChangeTrackingVersionExpiredError(JobSyncError):
         )
 
 
-class PCRecruiterPaginator(GuardedPaginator, PageNumberPaginator):
+class PCRecruiterPaginator(GuardedPaginator[int], PageNumberPaginator):
     """``Page`` numbers from 1: stop on a short page or once ``TotalRecords`` are covered."""
 
     def __init__(self, start_value: int, per_page: int) -> None:
@@ -145,7 +145,7 @@ class PCRecruiterStream(JobSyncStream):
                 request.headers[pcr.OPERATION_HEADER] = mode.operations
         return request
 
-    def read_pages(self, context: Context | None, mode: ReadMode) -> t.Iterator[dict]:
+    def read_pages(self, context: Context | None, mode: ReadMode) -> t.Iterator[Record]:
         """Every row of one pass over the entity's pages, sent as ``mode`` says."""
         self.read_mode = mode
         try:
@@ -175,7 +175,7 @@ class PCRecruiterStream(JobSyncStream):
             raise ChangeTrackingVersionExpiredError(self.name, pcr.minimum_valid_version(response.text))
         super().validate_response(response)
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
         call = super().request_decorator(func)
 
         def renewing(prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:

@@ -42,7 +42,7 @@ from tap_jobsync.versions import activates_versions
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
     from tap_jobsync.pcrecruiter.run import AppNamePull
 
@@ -119,7 +119,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         return self.service_run.app_name_pull()
 
     # -- rows -------------------------------------------------------------------------------------------------
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(self, response: requests.Response) -> t.Iterable[Record]:
         rows = list(super().parse_response(response))
         if self.read_mode.pull is not None:
             self.read_mode.pull.established = True
@@ -134,7 +134,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         wanted = self.key_name.lower()
         return next((v for k, v in row.items() if k.lower() == wanted), None)
 
-    def _change_record(self, row: dict) -> dict:
+    def _change_record(self, row: Record) -> Record:
         """A change-set row as a record: a deleted one is its positive key and ``_sdc_deleted_at``."""
         key, deleted = pcr.split_deleted_key(self._key(row), only_deletes=self.operations == pcr.DELETE)
         if deleted:
@@ -144,7 +144,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         return {self.key_name: key, **row}
 
     # -- sync ---------------------------------------------------------------------------------------------------
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         state = self.get_context_state(context)
         # Change records carry the version of the last full listing, so a loader's later
         # ACTIVATE_VERSION keeps rows we updated since (SDK sinks drop rows of older versions).
@@ -201,7 +201,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
             operations=None if ops == pcr.OPERATIONS else ops, fields=self.fields_param, query=self.query, **kwargs
         )
 
-    def _changes_since(self, context: Context | None, state: dict, bookmark: int) -> t.Iterator[dict]:
+    def _changes_since(self, context: Context | None, state: dict[str, t.Any], bookmark: int) -> t.Iterator[Record]:
         # Read the version *before* the pages: a change made while we page is in this run
         # or not, but always in the next one (at-least-once). Bookmarking the version of the
         # last page instead would skip changes made to records on pages already read.
@@ -213,7 +213,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         state[VERSION_KEY] = current
         state[READ_AT_KEY] = read_at
 
-    def _full_sync(self, context: Context | None, state: dict, *, bookmark: bool) -> t.Iterator[dict]:
+    def _full_sync(self, context: Context | None, state: dict[str, t.Any], *, bookmark: bool) -> t.Iterator[Record]:
         """List every record, then ACTIVATE_VERSION; bookmark the version read before listing.
 
         A record deleted while we list moves every later record one place up: the record
@@ -272,7 +272,7 @@ class PCRecruiterEntityStream(PCRecruiterStream):
         page_of_first = min(page for page, last in pages.items() if last >= moved[0])
         return max(1, page_of_first - math.ceil(len(moved) / self.results_per_page))
 
-    def _app_name_sync(self, context: Context | None, state: dict, pull: AppNamePull) -> t.Iterator[dict]:
+    def _app_name_sync(self, context: Context | None, state: dict[str, t.Any], pull: AppNamePull) -> t.Iterator[Record]:
         if self._too_old(pull.stored_read_at, f"the version stored for app name {pull.app_name!r}"):
             self._open_pull_on_null(pull, context)
             yield from self._full_sync(context, state, bookmark=False)

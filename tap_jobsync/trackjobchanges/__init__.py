@@ -26,5 +26,5 @@ STREAM_TYPES: list[type[JobSyncStream]] = [
 SOURCE = TapService(
     service=tjc.SERVICE,
     settings=tjc.setting_properties(),
-    stream_types=lambda config: list(STREAM_TYPES),
+    stream_types=lambda _config: list(STREAM_TYPES),
 )

@@ -45,7 +45,7 @@ PAGE_PARAM = "page"
 GROUP_PARAM = "group"
 
 
-def setting_properties() -> list[th.Property]:
+def setting_properties() -> list[th.Property[t.Any]]:
     """TrackJobChanges settings (public interface: keep the names)."""
     return [
         *SERVICE.connection_settings(

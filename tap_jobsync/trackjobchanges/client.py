@@ -23,7 +23,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 
-class TrackJobChangesPaginator(GuardedPaginator, PageNumberPaginator):
+class TrackJobChangesPaginator(GuardedPaginator[int], PageNumberPaginator):
     """1-based ``page``; stop at ``last_page: true`` (or, lacking the flag, at an empty page)."""
 
     def __init__(self) -> None:
@@ -61,7 +61,7 @@ class TrackJobChangesStream(FullTableVersionsStream):
         # Header, never the query string: the API copies query parameters into its ping history.
         return APIKeyAuthenticator(key=tjc.AUTH_HEADER, value=str(self.config[tjc.API_KEY_SETTING]), location="header")
 
-    def get_new_paginator(self) -> TrackJobChangesPaginator:
+    def get_new_paginator(self) -> TrackJobChangesPaginator | None:
         return self.guard_paginator(TrackJobChangesPaginator())
 
     @override

@@ -21,7 +21,7 @@ from tap_jobsync.trackjobchanges.client import TrackJobChangesStream
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 
 class TrackJobChangesAccountStream(TrackJobChangesStream):
@@ -37,7 +37,7 @@ class TrackJobChangesAccountStream(TrackJobChangesStream):
         return None
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         row["snapshot_at"] = dt.datetime.now(dt.UTC).isoformat()
         return row
 
@@ -71,13 +71,13 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
             params["has_new_job"] = "true"
         return params
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(self, response: requests.Response) -> t.Iterable[Record]:
         payload = decode_json(response)
         if isinstance(payload, dict) and isinstance(payload.get("total_count"), int):
             self._total_counts.append(payload["total_count"])
         return super().parse_response(response)
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         self._total_counts = []
         self._without_key = [0, 0]
         keep = self.bookmark_filter(context)
@@ -87,7 +87,7 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         self._hold_bookmark_if_list_shrank(context)
         self._warn_about_missing_key()
 
-    def _counted(self, records: t.Iterable[dict]) -> t.Iterator[dict]:
+    def _counted(self, records: t.Iterable[Record]) -> t.Iterator[Record]:
         for record in records:
             self._without_key[0] += record.get(self.replication_key) is None
             self._without_key[1] += 1
@@ -143,13 +143,13 @@ class TrackJobChangesConnectionsStream(TrackJobChangesStream):
         markers.pop("replication_key_value", None)
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         # A list item may lack the key (see _warn_about_missing_key): null, so the SDK's state keeping accepts it.
         row.setdefault(self.replication_key, None)
         return row
 
     @override
-    def get_child_context(self, record: dict, context: Context | None) -> dict:
+    def get_child_context(self, record: Record, context: Context | None) -> Context:
         return {"connection_id": record["id"]}
 
 
@@ -176,7 +176,7 @@ class TrackJobChangesEmploymentsStream(TrackJobChangesStream):
             return
         super().validate_response(response)
 
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         if row.get("connection_id") is None and context:
             row["connection_id"] = context["connection_id"]
         return row
@@ -204,12 +204,12 @@ class TrackJobChangesPingsStream(TrackJobChangesStream):
         # own calls next time.
         return None
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         keep = self.bookmark_filter(context)
         yield from (record for record in super().get_records(context) if keep(record))
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         # `query_params.key` (and any other credential-named parameter) -> REDACTED.
         row = _redacted(row)
         canonical = json.dumps(row.get("query_params"), sort_keys=True, separators=(",", ":"), default=str)

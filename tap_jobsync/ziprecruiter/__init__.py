@@ -13,7 +13,7 @@ from tap_jobsync.ziprecruiter.streams import (
 SOURCE = TapService(
     service=zr.SERVICE,
     settings=zr.setting_properties(),
-    stream_types=lambda config: [
+    stream_types=lambda _config: [
         ZipRecruiterSubscribersStream,
         ZipRecruiterSubscriberSearchesStream,
         ZipRecruiterBatchesStream,

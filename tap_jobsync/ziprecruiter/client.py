@@ -18,10 +18,10 @@ from tap_jobsync.versions import FullTableVersionsStream
 
 if t.TYPE_CHECKING:
     import requests
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, RequestFunc
 
 
-class ZipRecruiterPaginator(GuardedPaginator, OffsetPaginator):
+class ZipRecruiterPaginator(GuardedPaginator[int], OffsetPaginator):
     """``skip`` paging: stop at ``total_count`` or on a short page, whichever comes first.
 
     The next ``skip`` is our own ``skip`` plus the results actually received: it
@@ -61,7 +61,7 @@ class ZipRecruiterStream(FullTableVersionsStream):
     api_properties: t.ClassVar[tuple[str, ...]] = ()
 
     @cached_property
-    def authenticator(self) -> t.Any:
+    def authenticator(self) -> requests.auth.HTTPBasicAuth:
         return zr.basic_auth(self.config[zr.API_KEY_SETTING])
 
     def get_new_paginator(self) -> ZipRecruiterPaginator:
@@ -76,7 +76,7 @@ class ZipRecruiterStream(FullTableVersionsStream):
     def dialect(self) -> zr.Dialect:
         return zr.dialect(self.url_base)
 
-    def request_decorator(self, func: t.Callable) -> t.Callable:
+    def request_decorator(self, func: RequestFunc) -> RequestFunc:
         """Ask for ``api_properties`` in the form the API takes (see ``zr.Dialect``); warn when it ignores them."""
         call = super().request_decorator(func)
 

@@ -14,7 +14,7 @@ from jobsync_common import ziprecruiter as zr
 from tap_jobsync.ziprecruiter.client import ZipRecruiterStream
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, Record
 
 
 class ZipRecruiterSubscribersStream(ZipRecruiterStream):
@@ -24,16 +24,16 @@ class ZipRecruiterSubscribersStream(ZipRecruiterStream):
     path = "/subscriber"
     api_properties = zr.SUBSCRIBER_PROPERTIES
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict]:
+    def get_records(self, context: Context | None) -> t.Iterable[Record]:
         # Job-search requests of the next subscribers run while this one is emitted.
         return self.prefetch_children(super().get_records(context), context)
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         return zr.normalize_subscriber(row)
 
     @override
-    def get_child_context(self, record: dict, context: Context | None) -> dict:
+    def get_child_context(self, record: Record, context: Context | None) -> Context:
         return {"subscriber_id": record["id"]}
 
 
@@ -47,7 +47,7 @@ class ZipRecruiterSubscriberSearchesStream(ZipRecruiterStream):
     state_partitioning_keys: t.ClassVar[list[str]] = []
     api_properties = zr.SEARCH_PROPERTIES
 
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         record = zr.normalize_search(row)
         record["subscriber_id"] = (context or {})["subscriber_id"]
         return record
@@ -61,5 +61,5 @@ class ZipRecruiterBatchesStream(ZipRecruiterStream):
     api_properties = zr.BATCH_PROPERTIES
 
     @override
-    def post_process(self, row: dict, context: Context | None = None) -> dict | None:
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         return zr.normalize_batch(row)
