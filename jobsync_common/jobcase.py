@@ -44,7 +44,7 @@ CAMPAIGN_STATUSES = ("active", "paused", "ended")
 DEFAULT_STATUSES = {"jobs": JOB_STATUSES, "campaigns": CAMPAIGN_STATUSES}
 
 
-def setting_properties() -> list[th.Property]:
+def setting_properties() -> list[th.Property[t.Any]]:
     """Settings both the tap and the target declare for Jobcase."""
     return [
         *SERVICE.connection_settings(
