@@ -25,8 +25,18 @@ from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError, excerpt
 from jobsync_common.http import ServiceClient, decode_json
 from jobsync_common.paging import PageGuard
+from jobsync_common.timestamps import parse_timestamp
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
+from target_jobsync.sinks import (
+    CREATED,
+    DELETED,
+    UNCHANGED,
+    UPDATED,
+    JobSyncSink,
+    Page,
+    UnwritableRecordError,
+    iter_pages,
+)
 
 # -- what only the target needs of the document: write methods, required fields, campaign rules ----------
 
@@ -157,11 +167,11 @@ def settings() -> list[th.Property]:
 
 
 def _as_datetime(value: str) -> dt.datetime | None:
+    """The instant a string names (UTC when it has no offset), None when it names none."""
     try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_timestamp(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def same(desired: t.Any, existing: t.Any) -> bool:
@@ -371,7 +381,7 @@ class BudgetGuard:
         """Refuse any top-up once the guard tripped in this run."""
         if self.tripped:
             msg = f"budget top-ups stopped earlier in this run ({self.tripped}); campaign {campaign!r} not topped up"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
 
     def reserve(self, campaign: str, amount: Decimal) -> None:
         """Count ``amount`` against the run's cap before sending it; refuse when the guard forbids it."""
@@ -382,7 +392,7 @@ class BudgetGuard:
                     f"topping campaign {campaign!r} up by {amount} would add {self.added + amount} this run, more than "
                     f"`{MAX_BUDGET_SETTING}` ({self.cap}); not sent"
                 )
-                raise RecordRejected(msg)
+                raise UnwritableRecordError(msg)
             self.added += amount
 
     def release(self, amount: Decimal) -> None:
@@ -515,7 +525,7 @@ class JobcaseSink(JobSyncSink):
                 f"partnerCompanyId {partner_company_id!r} is not a Jobcase company; "
                 "send it in jobcase_companies first, or give companyId"
             )
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         return company["id"]
 
 
@@ -684,7 +694,7 @@ class JobcaseCampaignsSink(JobcaseSink):
             problems.append(f"jobs lists {len(jobs)} jobs; a campaign holds at most {MAX_CAMPAIGN_JOBS}")
         reasons = [p for p in problems if p]
         if reasons:
-            raise RecordRejected("; ".join(reasons))
+            raise UnwritableRecordError("; ".join(reasons))
         return jobs
 
     def write_record(self, record: dict) -> str:
@@ -707,7 +717,7 @@ class JobcaseCampaignsSink(JobcaseSink):
             wanted["jobs"] = jobs
         if existing is None:
             if record.get("budget") is None:
-                raise RecordRejected("budget is required to create a campaign (at least 15)")
+                raise UnwritableRecordError("budget is required to create a campaign (at least 15)")
             body = {**wanted, "budget": record["budget"]}
             if self.dry_run:
                 index.remember({"id": None, **body, "status": "Active"})
@@ -780,7 +790,7 @@ class JobcaseCampaignsSink(JobcaseSink):
         if problem:
             self.budget_guard.trip(f"campaign {name!r}: {problem}")
             msg = f"not topped up: {problem}"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         return difference
 
     def top_up(self, existing: dict, wanted: dict, add: Decimal) -> None:
@@ -813,7 +823,7 @@ class JobcaseCampaignsSink(JobcaseSink):
             )
             self.budget_guard.trip(problem)
             msg = f"budget top-up not verified: {problem}; no further top-up is sent in this run"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         self.logger.info(
             "Campaign %r: budget topped up by %s (verified: %s -> %s).", name, add, before, after.get("budget")
         )

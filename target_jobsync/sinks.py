@@ -53,8 +53,12 @@ class RepeatedRejectionError(JobSyncError):
     """The destination gave the same record-independent answer to several records in a row."""
 
 
-class RecordRejected(JobSyncError):
-    """A record this sink will not send (fails validation or a documented API rule)."""
+class UnwritableRecordError(JobSyncError):
+    """A record this sink will not send (fails validation or a documented API rule): the sink rejects it.
+
+    Raised and caught within the sink, per record. Not to be confused with ``dead_letters.RecordRejectedError``,
+    which then fails the run when no dead-letter file is set.
+    """
 
     def __init__(self, reason: str, status: int | None = None) -> None:
         self.reason = reason
@@ -270,7 +274,7 @@ class JobSyncSink(BatchSink):
     def write_one(self, record: dict) -> None:
         try:
             outcome = self.write_record(record)
-        except RecordRejected as exc:
+        except UnwritableRecordError as exc:
             self.reject(record, exc.reason, exc.status)
             return
         except APIRejectedError as exc:

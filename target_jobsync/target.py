@@ -31,6 +31,7 @@ from target_jobsync.workable import DESTINATION as WORKABLE
 from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
 
 if t.TYPE_CHECKING:
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.sinks import Sink
 
     from jobsync_common.http import ServiceClient
@@ -143,7 +144,9 @@ class TargetJobSync(TargetInternals):
     name = "target-jobsync"
     package_name = "jobsync"
     # Sinks validate against their own input schemas, not the incoming SCHEMA.
-    capabilities = [c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS]
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS
+    ]
     message_reader_class = NumberedSingerReader
 
     config_jsonschema = th.PropertiesList(

@@ -30,12 +30,12 @@ from jobsync_common.http import ServiceClient, decode_json, describe_request
 from jobsync_common.service import ServiceSpec
 from jobsync_common.settings import check_base_url, rate_limit_property
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, UnwritableRecordError
 
 LOGGER = logging.getLogger("target_jobsync.workable")
 
 SUBDOMAIN_SETTING = "workable_subdomain"
-TOKEN_SETTING = "workable_api_token"
+TOKEN_SETTING = "workable_api_token"  # noqa: S105 - a setting's name, not a secret
 ARRAY_MODE_SETTING = "workable_array_mode"
 
 SERVICE = ServiceSpec(
@@ -286,7 +286,7 @@ def merge_entries(kind: EntryKind, existing: list[dict], incoming: list[dict]) -
             match = next((r for r in result if r.get("id") == str(entry["id"])), None)
             if match is None:
                 msg = f"{kind.key}: entry id {entry['id']!r} is not one of this candidate's entries in Workable"
-                raise RecordRejected(msg)
+                raise UnwritableRecordError(msg)
         else:
             match = _natural_match(kind, result, entry, claimed)
         if match is None:
@@ -333,7 +333,7 @@ def _natural_match(
             loose is None
             and not any(candidate is c for c in claimed)
             and have[0] == wanted[0]
-            and all(a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:]))
+            and all(a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:], strict=True))
         ):
             loose = candidate
     return exact or loose
@@ -491,18 +491,18 @@ class WorkableCandidatesSink(JobSyncSink):
         more = bool((body.get("paging") or {}).get("next"))
         if not found:
             msg = f"no Workable candidate has the email {email!r} (this target updates candidates, never creates them)"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         if len(found) > 1 or more:
             ids = ", ".join(map(str, found)) + (", ..." if more else "")
             msg = f"the email {email!r} is ambiguous: Workable candidates {ids} share it; send `id` instead"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         return str(found[0])
 
     def fetch(self, candidate_id: str) -> dict[str, t.Any]:
         response = self.request("GET", f"candidates/{quote(candidate_id, safe='')}", ok_statuses=(404,))
         if response.status_code == 404:
             msg = f"no Workable candidate has the id {candidate_id!r}"
-            raise RecordRejected(msg, 404)
+            raise UnwritableRecordError(msg, 404)
         body = decode_json(response) or {}
         return body.get("candidate", body) if isinstance(body, dict) else {}
 

@@ -27,7 +27,16 @@ from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
 from jobsync_common.paging import PageGuard
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
+from target_jobsync.sinks import (
+    CREATED,
+    DELETED,
+    UNCHANGED,
+    UPDATED,
+    JobSyncSink,
+    Page,
+    UnwritableRecordError,
+    iter_pages,
+)
 
 if t.TYPE_CHECKING:
     import requests
@@ -178,7 +187,7 @@ def _submit_time(record: t.Mapping[str, t.Any], form: str) -> str | None:
         return submit_time(record.get("create_time"), form)
     except ValueError:
         msg = f"create_time {record.get('create_time')!r} is not an ISO 8601 timestamp"
-        raise RecordRejected(msg) from None
+        raise UnwritableRecordError(msg) from None
 
 
 def _query_records(response: requests.Response) -> list[dict]:
@@ -538,7 +547,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
                     _submit_time(record, self.ziprecruiter.submit_time_form),
                     record.get("ip_address"),
                 )
-            except RecordRejected as exc:
+            except UnwritableRecordError as exc:
                 self.reject(record, exc.reason)
                 continue
             subscribe_rows.append(row)
