@@ -75,8 +75,7 @@ class NumberedSingerReader(SingerReader):
         self.line_number = 0
         try:
             lines = _interruptible_lines(file_input or self.default_input)
-            # singer-sdk types file_input as a file but only iterates it: the lines are enough.
-            return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
+            return super().process_lines(lines, callbacks)  # type: ignore[arg-type]  # singer-sdk only iterates it
         except (InvalidInputLine, RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
             msg = f"input line {self.line_number}: {' '.join(str(exc).split())[:500]}"
             if isinstance(exc, RecordsWithoutSchemaException):
