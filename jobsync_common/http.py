@@ -41,6 +41,7 @@ import requests.adapters
 import requests.exceptions
 import urllib3.exceptions
 from singer_sdk.exceptions import RetriableAPIError
+from typing_extensions import override
 
 from jobsync_common import stopping
 from jobsync_common.errors import (
@@ -286,16 +287,21 @@ class BoundedAdapter(requests.adapters.HTTPAdapter):
         self.service = service
         self.max_response_bytes = max_response_bytes
 
-    def send(  # type: ignore[override]
+    @override
+    def send(
         self,
         request: requests.PreparedRequest,
-        stream: bool = False,  # noqa: ARG002 - bodies are always read here, under the deadline
+        stream: bool = False,  # ignored: bodies are always read here, under the deadline
         timeout: float | tuple[float | None, float | None] | None = None,
-        **kwargs: t.Any,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: t.Mapping[str, str] | None = None,
     ) -> requests.Response:
         seconds = _attempt_seconds(timeout)
         deadline = time.monotonic() + seconds
-        response = super().send(request, stream=True, timeout=(seconds, seconds), **kwargs)
+        response = super().send(
+            request, stream=True, timeout=(seconds, seconds), verify=verify, cert=cert, proxies=proxies
+        )
         try:
             response._content = self._read_body(response, request, deadline, seconds)  # noqa: SLF001
         except BaseException:

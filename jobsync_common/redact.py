@@ -16,6 +16,8 @@ import threading
 import typing as t
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
+from typing_extensions import override
+
 REDACTED = "[REDACTED]"
 
 # Query-string parameters that carry credentials in the APIs we talk to
@@ -119,21 +121,26 @@ class ScrubbingTextStream(io.TextIOBase):
     def __init__(self, wrapped: t.TextIO) -> None:
         self._wrapped = wrapped
 
+    @override
     def write(self, s: str) -> int:
         self._wrapped.write(scrub(s))
         return len(s)
 
+    @override
     def flush(self) -> None:
         self._wrapped.flush()
 
+    @override
     def isatty(self) -> bool:
         return self._wrapped.isatty()
 
+    @override
     def fileno(self) -> int:
         return self._wrapped.fileno()
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    @override
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed: a plain attribute; read-only on io streams
         return getattr(self._wrapped, "encoding", "utf-8")
 
     @property

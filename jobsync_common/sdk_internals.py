@@ -50,6 +50,7 @@ from singer_sdk.helpers._typing import (  # touch 6
     is_uniform_list,
 )
 from singer_sdk.helpers._util import utc_now  # touch 6
+from typing_extensions import override
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -81,6 +82,7 @@ class StreamInternals(RESTStream[t.Any]):
         """Whether this sync writes the stream's SCHEMA (default: every time, as singer-sdk does)."""
         return True
 
+    @override
     def _write_schema_message(self) -> None:
         if self.should_write_schema():
             super()._write_schema_message()
@@ -94,6 +96,7 @@ class StreamInternals(RESTStream[t.Any]):
         """singer-sdk's own record-to-messages path."""
         yield from super()._generate_record_messages(record)
 
+    @override
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
         yield from self.record_messages(record)
 
@@ -116,7 +119,8 @@ class StreamInternals(RESTStream[t.Any]):
         """Run singer-sdk's sync of this stream (children included); override to act around it."""
         sync(context)
 
-    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]  # final in singer-sdk: touch 5
+    @override  # type: ignore[misc]  # final in singer-sdk: touch 5
+    def sync(self, context: Context | None = None) -> None:
         self.sync_whole(context, super().sync)
 
 
@@ -128,7 +132,8 @@ class TapInternals(Tap):
         """Called in the main thread on SIGTERM/SIGINT (default: singer-sdk's own handling)."""
         super()._handle_termination(signum, None)
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.on_stop_signal(signum)
 
     # -- touch 11 ----------------------------------------------------------------------------
@@ -148,13 +153,15 @@ class TargetInternals(Target):
         """Called in the main thread on SIGTERM/SIGINT (default: singer-sdk's own handling)."""
         super()._handle_termination(signum, None)
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.on_stop_signal(signum)
 
     # -- touch 8 -----------------------------------------------------------------------------
     def after_state_message(self) -> None:
         """Called after singer-sdk recorded an input STATE as the latest one (default: nothing)."""
 
+    @override
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         super()._process_state_message(message_dict)
         self.after_state_message()
@@ -167,6 +174,7 @@ class TargetInternals(Target):
     def state_confirmed(self, state: dict[str, t.Any]) -> None:
         """Called once a STATE was printed (default: nothing)."""
 
+    @override
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
         if not self.may_confirm(state):
             return
@@ -178,5 +186,6 @@ class TargetInternals(Target):
         """Drain ``sink`` with singer-sdk's ``drain``, whoever asks; override to act around it."""
         drain(sink)
 
-    def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]  # final in singer-sdk: touch 10
+    @override  # type: ignore[misc]  # final in singer-sdk: touch 10
+    def drain_one(self, sink: Sink) -> None:
         self.drain_sink(sink, super().drain_one)

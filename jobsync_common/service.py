@@ -78,16 +78,37 @@ class ServiceSpec:
             logger=logger,
         )
 
+    @t.overload
     def client(
         self,
         config: t.Mapping[str, t.Any],
         *,
         base_url: str | None = None,
-        client_class: type[_Client] = ServiceClient,  # type: ignore[assignment]
+        client_class: type[_Client],
         logger: logging.Logger | None = None,
         **kwargs: t.Any,
-    ) -> _Client:
-        """A :class:`ServiceClient` (or subclass) for the target's sinks and logins."""
+    ) -> _Client: ...
+
+    @t.overload
+    def client(
+        self,
+        config: t.Mapping[str, t.Any],
+        *,
+        base_url: str | None = None,
+        logger: logging.Logger | None = None,
+        **kwargs: t.Any,
+    ) -> ServiceClient: ...
+
+    def client(
+        self,
+        config: t.Mapping[str, t.Any],
+        *,
+        base_url: str | None = None,
+        client_class: type[ServiceClient] = ServiceClient,
+        logger: logging.Logger | None = None,
+        **kwargs: t.Any,
+    ) -> ServiceClient:
+        """A :class:`ServiceClient` (or ``client_class``, a subclass) for the target's sinks and logins."""
         return client_class(
             self.http(config, logger=logger),
             base_url or self.base_url(config),

@@ -202,7 +202,9 @@ class Dialect:
             records = records_of(answer)
             ignored = self.properties_ignored and records and len(names) > 1
             return answer, (missing_properties(first_record(records), names) if ignored else [])
-        other: str | None = REPEATED if sent == COMMA else COMMA
+        other = REPEATED if sent == COMMA else COMMA
+        #: The form to try when an answer lacks properties: none once a form was refused.
+        fallback: str | None = other
         try:
             answer = send(sent)
         except APIRejectedError as refused:
@@ -218,13 +220,13 @@ class Dialect:
                     f"parameters ({excerpt(again.text, 120)}); the document does not say how it is sent."
                 )
                 raise JobSyncError(msg) from None
-            sent, other = other, None  # the refused form is not tried again
+            sent, fallback = other, None  # the refused form is not tried again
             with self.lock:
                 self.properties = sent  # accepted where the other was refused: sent first from now on
         missing = self._judge(sent, records_of(answer), names)
-        if missing and not self.properties_known and other is not None:
-            retried = send(other)
-            still = self._judge(other, records_of(retried), names)
+        if missing and not self.properties_known and fallback is not None:
+            retried = send(fallback)
+            still = self._judge(fallback, records_of(retried), names)
             if len(still) < len(missing):
                 answer, missing = retried, still
         if missing:

@@ -43,7 +43,7 @@ PROBES: dict[str, tuple[str, dict[str, t.Any], str]] = {
 
 
 def cli_option() -> click.Option:
-    def remember(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value:
             ctx.meta[CLI_FLAG] = True
 

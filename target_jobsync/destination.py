@@ -16,7 +16,7 @@ if t.TYPE_CHECKING:
 @dataclass(frozen=True)
 class Destination:
     service: ServiceSpec
-    settings: list[th.Property]
+    settings: list[th.Property[t.Any]]
     #: Settings that must be set before any record is routed to this destination.
     required_settings: tuple[str, ...]
     #: Builds the service's HTTP client from the target config.

@@ -20,13 +20,24 @@ import typing as t
 from decimal import Decimal, InvalidOperation
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from jobsync_common import jobcase as jc
 from jobsync_common.errors import APIRejectedError, ConfigError, excerpt
 from jobsync_common.http import ServiceClient, decode_json
 from jobsync_common.paging import PageGuard
+from jobsync_common.timestamps import parse_timestamp
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
+from target_jobsync.sinks import (
+    CREATED,
+    DELETED,
+    UNCHANGED,
+    UPDATED,
+    JobSyncSink,
+    Page,
+    UnwritableRecordError,
+    iter_pages,
+)
 
 # -- what only the target needs of the document: write methods, required fields, campaign rules ----------
 
@@ -132,7 +143,7 @@ BUDGET_OFF = "off"
 BUDGET_TOP_UP = "top_up"
 
 
-def settings() -> list[th.Property]:
+def settings() -> list[th.Property[t.Any]]:
     """The Jobcase settings of the target: the shared ones and the spend guard's."""
     return [
         *jc.setting_properties(),
@@ -157,11 +168,11 @@ def settings() -> list[th.Property]:
 
 
 def _as_datetime(value: str) -> dt.datetime | None:
+    """The instant a string names (UTC when it has no offset), None when it names none."""
     try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_timestamp(value)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def same(desired: t.Any, existing: t.Any) -> bool:
@@ -181,7 +192,7 @@ def same(desired: t.Any, existing: t.Any) -> bool:
     if isinstance(desired, str) and isinstance(existing, str) and desired != existing:
         left, right = _as_datetime(desired), _as_datetime(existing)
         return left is not None and left == right
-    return desired == existing
+    return bool(desired == existing)
 
 
 def changed_fields(desired: t.Mapping[str, t.Any], existing: t.Mapping[str, t.Any]) -> list[str]:
@@ -196,7 +207,7 @@ def _pick(record: t.Mapping[str, t.Any], fields: t.Iterable[str]) -> dict[str, t
 class _AlreadyApplied(Exception):  # noqa: N818 - control flow, never shown to users
     """Raised before a retry: the earlier attempt of a non-idempotent call took effect."""
 
-    def __init__(self, found: dict) -> None:
+    def __init__(self, found: dict[str, t.Any]) -> None:
         super().__init__("already applied")
         self.found = found
 
@@ -229,8 +240,8 @@ class ObjectIndex:
         self,
         path: str,
         statuses: tuple[str | None, ...],
-        key: t.Callable[[dict], t.Hashable],
-        normalize: t.Callable[[dict], dict] = lambda record: record,
+        key: t.Callable[[dict[str, t.Any]], t.Hashable],
+        normalize: t.Callable[[dict[str, t.Any]], dict[str, t.Any]] = lambda record: record,
         kind: str | None = None,
     ) -> None:
         self.path = path
@@ -240,9 +251,9 @@ class ObjectIndex:
         self.key = key
         self.normalize = normalize
         self._lock = threading.Lock()
-        self._by_key: dict[t.Hashable, dict] | None = None
+        self._by_key: dict[t.Hashable, dict[str, t.Any]] | None = None
 
-    def lookup(self, sink: JobcaseSink, key: t.Hashable) -> dict | None:
+    def lookup(self, sink: JobcaseSink, key: t.Hashable) -> dict[str, t.Any] | None:
         with self._lock:
             if self._by_key is None:
                 self._by_key = self._load(sink)
@@ -252,15 +263,15 @@ class ObjectIndex:
         with self._lock:
             self._by_key = self._load(sink)
 
-    def remember(self, record: dict) -> dict:
+    def remember(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         record = self.normalize(record)
         with self._lock:
             if self._by_key is not None:
                 self._by_key[self.key(record)] = record
         return record
 
-    def _load(self, sink: JobcaseSink) -> dict[t.Hashable, dict]:
-        found: dict[t.Hashable, dict] = {}
+    def _load(self, sink: JobcaseSink) -> dict[t.Hashable, dict[str, t.Any]]:
+        found: dict[t.Hashable, dict[str, t.Any]] = {}
         duplicates = 0
         # Statuses are listed active first: when two objects share a key, the active one wins.
         for status in self.statuses:
@@ -277,7 +288,7 @@ class ObjectIndex:
         sink.logger.info("Indexed %d existing Jobcase objects from %s", len(found), self.path)
         return found
 
-    def _listing(self, sink: JobcaseSink, status: str | None) -> t.Iterator[dict]:
+    def _listing(self, sink: JobcaseSink, status: str | None) -> t.Iterator[dict[str, t.Any]]:
         try:
             yield from sink.list_all(self.path, {"status": status} if status else {})
         except APIRejectedError as exc:
@@ -290,11 +301,11 @@ class ObjectIndex:
             ) from None
 
 
-def _normalize_company(company: dict) -> dict:
+def _normalize_company(company: dict[str, t.Any]) -> dict[str, t.Any]:
     return {**company, "companyZipCode": jc.normalize_zip(company.get("companyZipCode"))}
 
 
-def _normalize_job(job: dict) -> dict:
+def _normalize_job(job: dict[str, t.Any]) -> dict[str, t.Any]:
     job = {**job, "jobZipCode": jc.normalize_zip(job.get("jobZipCode"))}
     if "products" in job:
         job["products"] = jc.normalize_products(job["products"]) or []
@@ -371,7 +382,7 @@ class BudgetGuard:
         """Refuse any top-up once the guard tripped in this run."""
         if self.tripped:
             msg = f"budget top-ups stopped earlier in this run ({self.tripped}); campaign {campaign!r} not topped up"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
 
     def reserve(self, campaign: str, amount: Decimal) -> None:
         """Count ``amount`` against the run's cap before sending it; refuse when the guard forbids it."""
@@ -382,7 +393,7 @@ class BudgetGuard:
                     f"topping campaign {campaign!r} up by {amount} would add {self.added + amount} this run, more than "
                     f"`{MAX_BUDGET_SETTING}` ({self.cap}); not sent"
                 )
-                raise RecordRejected(msg)
+                raise UnwritableRecordError(msg)
             self.added += amount
 
     def release(self, amount: Decimal) -> None:
@@ -403,12 +414,16 @@ class JobcaseSink(JobSyncSink):
     def jobcase(self) -> JobcaseClient:
         return t.cast(JobcaseClient, self.client)
 
-    def call(self, method: str, path: str, payload: dict | None = None, **kwargs: t.Any) -> dict:
+    def call(
+        self, method: str, path: str, payload: dict[str, t.Any] | None = None, **kwargs: t.Any
+    ) -> dict[str, t.Any]:
         if payload is not None:
             kwargs["json"] = payload
         return decode_json(self.request(method, path, **kwargs)) or {}
 
-    def send_write(self, endpoint: str, methods: tuple[str, str], path: str, payload: dict, **kwargs: t.Any) -> dict:
+    def send_write(
+        self, endpoint: str, methods: tuple[str, str], path: str, payload: dict[str, t.Any], **kwargs: t.Any
+    ) -> dict[str, t.Any]:
         """A write whose method the document does not show: the remembered one, or the other once on a 405.
 
         A 405 is answered before anything is applied, so the second method is no retry of the first.
@@ -449,7 +464,7 @@ class JobcaseSink(JobSyncSink):
             )
         return answer
 
-    def send_update(self, kind: str, path: str, payload: dict, **kwargs: t.Any) -> dict:
+    def send_update(self, kind: str, path: str, payload: dict[str, t.Any], **kwargs: t.Any) -> dict[str, t.Any]:
         """Update a company, job or campaign (``kind``), with the update method Jobcase takes."""
         return self.send_write(f"{kind} updates", UPDATE_METHODS, path, payload, **kwargs)
 
@@ -470,7 +485,7 @@ class JobcaseSink(JobSyncSink):
         guard = PageGuard(jc.SERVICE.name, f"GET /{path}", lambda record: record.get("id"))
         yield from iter_pages(fetch_page, next_offset, guard, first=0, page_size=jc.LIST_PAGE_SIZE)
 
-    def create_once(self, index: ObjectIndex, key: t.Hashable, path: str, body: dict) -> dict:
+    def create_once(self, index: ObjectIndex, key: t.Hashable, path: str, body: dict[str, t.Any]) -> dict[str, t.Any]:
         """POST a create exactly once and return the object (see the module docstring)."""
 
         def created_by_an_earlier_attempt() -> None:
@@ -494,7 +509,7 @@ class JobcaseSink(JobSyncSink):
             return applied.found
         return index.remember(created)
 
-    def existing_after_refusal(self, index: ObjectIndex, key: t.Hashable, exc: APIRejectedError) -> dict:
+    def existing_after_refusal(self, index: ObjectIndex, key: t.Hashable, exc: APIRejectedError) -> dict[str, t.Any]:
         """A create refused with a 400: the object may exist beyond our index (another writer); else re-raise."""
         if exc.status != 400:
             raise exc
@@ -504,10 +519,11 @@ class JobcaseSink(JobSyncSink):
             raise exc
         return existing
 
-    def resolve_company_id(self, record: dict) -> int | None:
+    def resolve_company_id(self, record: dict[str, t.Any]) -> int | None:
         """``companyId``, or the id of the company whose ``partnerCompanyId`` the record names."""
         if record.get("companyId") is not None:
-            return record["companyId"]
+            company_id: int = record["companyId"]
+            return company_id
         partner_company_id = record.get("partnerCompanyId")
         company = self.jobcase.companies.lookup(self, partner_company_id)
         if company is None:
@@ -515,8 +531,9 @@ class JobcaseSink(JobSyncSink):
                 f"partnerCompanyId {partner_company_id!r} is not a Jobcase company; "
                 "send it in jobcase_companies first, or give companyId"
             )
-            raise RecordRejected(msg)
-        return company["id"]
+            raise UnwritableRecordError(msg)
+        found_id: int | None = company["id"]  # None: created in this dry run
+        return found_id
 
 
 class JobcaseCompaniesSink(JobcaseSink):
@@ -525,7 +542,7 @@ class JobcaseCompaniesSink(JobcaseSink):
     sink_name = "jobcase_companies"
     match_fields = ("partnerCompanyId",)
 
-    def payload(self, record: dict) -> dict:
+    def payload(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
         payload = _pick(record, COMPANY_FIELDS)
         if "partnerId" not in payload:
             if self.jobcase.partner_id is None:
@@ -541,7 +558,8 @@ class JobcaseCompaniesSink(JobcaseSink):
                 payload[person] = _pick(payload[person], PERSON_FIELDS)
         return payload
 
-    def write_record(self, record: dict) -> str:
+    @override
+    def write_record(self, record: dict[str, t.Any]) -> str:
         key = record["partnerCompanyId"]
         index = self.jobcase.companies
         existing = index.lookup(self, key)
@@ -563,7 +581,7 @@ class JobcaseCompaniesSink(JobcaseSink):
                 return CREATED
         return UPDATED if self.update_if_changed(existing, payload) else UNCHANGED
 
-    def update_if_changed(self, existing: dict, payload: dict) -> bool:
+    def update_if_changed(self, existing: dict[str, t.Any], payload: dict[str, t.Any]) -> bool:
         if not changed_fields(payload, existing):
             return False
         if not self.dry_run:
@@ -579,7 +597,8 @@ class JobcaseJobsSink(JobcaseSink):
     # A job may name its company by partnerCompanyId: companies received before it are written first.
     depends_on = (JobcaseCompaniesSink.sink_name,)
 
-    def write_record(self, record: dict) -> str:
+    @override
+    def write_record(self, record: dict[str, t.Any]) -> str:
         key = record["adNumber"]
         index = self.jobcase.jobs
         existing = index.lookup(self, key)
@@ -606,7 +625,9 @@ class JobcaseJobsSink(JobcaseSink):
                 return CREATED
         return self.update(existing, payload, products, record.get("campaignId"))
 
-    def update(self, existing: dict, payload: dict, products: list[str] | None, campaign_id: int | None) -> str:
+    def update(
+        self, existing: dict[str, t.Any], payload: dict[str, t.Any], products: list[str] | None, campaign_id: int | None
+    ) -> str:
         index = self.jobcase.jobs
         job_id = existing["id"]
         writes = 0
@@ -626,7 +647,7 @@ class JobcaseJobsSink(JobcaseSink):
                 self.set_products(existing, products, campaign_id)
         return UPDATED if writes else UNCHANGED
 
-    def set_products(self, existing: dict, products: list[str], campaign_id: int | None) -> None:
+    def set_products(self, existing: dict[str, t.Any], products: list[str], campaign_id: int | None) -> None:
         """POST the job's products once: before a retry, read the job and stop when it already has them."""
         job_id = existing["id"]
         body: dict[str, t.Any] = {"products": products}
@@ -650,7 +671,7 @@ class JobcaseJobsSink(JobcaseSink):
             answer = applied.found
         self.jobcase.jobs.remember({**existing, "products": answer.get("products", products)})
 
-    def expire(self, existing: dict | None) -> str:
+    def expire(self, existing: dict[str, t.Any] | None) -> str:
         if existing is None or not is_live(existing.get("jobStatus")):
             return UNCHANGED  # nothing live to take down
         if not self.dry_run:
@@ -672,7 +693,7 @@ class JobcaseCampaignsSink(JobcaseSink):
         return self.jobcase.budget_guard
 
     @staticmethod
-    def check_rules(record: dict) -> list[int] | None:
+    def check_rules(record: dict[str, t.Any]) -> list[int] | None:
         """The documented campaign rules, checked before any call; returns the job ids."""
         problems = []
         if record.get("budget") is not None:
@@ -684,10 +705,11 @@ class JobcaseCampaignsSink(JobcaseSink):
             problems.append(f"jobs lists {len(jobs)} jobs; a campaign holds at most {MAX_CAMPAIGN_JOBS}")
         reasons = [p for p in problems if p]
         if reasons:
-            raise RecordRejected("; ".join(reasons))
+            raise UnwritableRecordError("; ".join(reasons))
         return jobs
 
-    def write_record(self, record: dict) -> str:
+    @override
+    def write_record(self, record: dict[str, t.Any]) -> str:
         jobs = self.check_rules(record)
         company_id = self.resolve_company_id(record)
         key = campaign_key(company_id, record["name"])
@@ -707,7 +729,7 @@ class JobcaseCampaignsSink(JobcaseSink):
             wanted["jobs"] = jobs
         if existing is None:
             if record.get("budget") is None:
-                raise RecordRejected("budget is required to create a campaign (at least 15)")
+                raise UnwritableRecordError("budget is required to create a campaign (at least 15)")
             body = {**wanted, "budget": record["budget"]}
             if self.dry_run:
                 index.remember({"id": None, **body, "status": "Active"})
@@ -721,7 +743,7 @@ class JobcaseCampaignsSink(JobcaseSink):
                 return CREATED
         return self.update(existing, wanted, record)
 
-    def update(self, existing: dict, wanted: dict, record: dict) -> str:
+    def update(self, existing: dict[str, t.Any], wanted: dict[str, t.Any], record: dict[str, t.Any]) -> str:
         current = {
             **existing,
             "isPaused": campaign_paused(existing),
@@ -740,7 +762,7 @@ class JobcaseCampaignsSink(JobcaseSink):
             self.jobcase.campaigns.remember(self.send_update("campaign", f"campaign/{existing['id']}/", wanted))
         return UPDATED
 
-    def budget_to_add(self, existing: dict, record: dict) -> Decimal | None:
+    def budget_to_add(self, existing: dict[str, t.Any], record: dict[str, t.Any]) -> Decimal | None:
         """The ``addBudget`` taking the campaign to the record's total, when the guard allows one."""
         if record.get("budget") is None or existing.get("budget") is None:
             return None
@@ -780,10 +802,10 @@ class JobcaseCampaignsSink(JobcaseSink):
         if problem:
             self.budget_guard.trip(f"campaign {name!r}: {problem}")
             msg = f"not topped up: {problem}"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         return difference
 
-    def top_up(self, existing: dict, wanted: dict, add: Decimal) -> None:
+    def top_up(self, existing: dict[str, t.Any], wanted: dict[str, t.Any], add: Decimal) -> None:
         """Send one ``addBudget`` (never twice), then verify the campaign's budget moved by exactly that much."""
         name = wanted["name"]
         path = f"campaign/{existing['id']}/"
@@ -813,7 +835,7 @@ class JobcaseCampaignsSink(JobcaseSink):
             )
             self.budget_guard.trip(problem)
             msg = f"budget top-up not verified: {problem}; no further top-up is sent in this run"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         self.logger.info(
             "Campaign %r: budget topped up by %s (verified: %s -> %s).", name, add, before, after.get("budget")
         )

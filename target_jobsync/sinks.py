@@ -20,8 +20,9 @@ from functools import cached_property
 from pathlib import Path
 
 import jsonschema
-import requests.exceptions
+import requests
 from singer_sdk import BatchSink
+from typing_extensions import override
 
 from jobsync_common import stopping
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
@@ -53,8 +54,12 @@ class RepeatedRejectionError(JobSyncError):
     """The destination gave the same record-independent answer to several records in a row."""
 
 
-class RecordRejected(JobSyncError):
-    """A record this sink will not send (fails validation or a documented API rule)."""
+class UnwritableRecordError(JobSyncError):
+    """A record this sink will not send (fails validation or a documented API rule): the sink rejects it.
+
+    Raised and caught within the sink, per record. Not to be confused with ``dead_letters.RecordRejectedError``,
+    which then fails the run when no dead-letter file is set.
+    """
 
     def __init__(self, reason: str, status: int | None = None) -> None:
         self.reason = reason
@@ -76,10 +81,20 @@ def _without_formats(schema: t.Any) -> t.Any:
 
 
 def load_input_schema(sink_name: str) -> dict[str, t.Any]:
-    return json.loads((SCHEMAS_DIR / f"{sink_name}.json").read_text())
+    schema: dict[str, t.Any] = json.loads((SCHEMAS_DIR / f"{sink_name}.json").read_text())
+    return schema
 
 
 Token = t.TypeVar("Token")
+
+
+class Rejection(t.NamedTuple):
+    """A record the sink rejects, with why (and the answer that said so): what goes to the dead letters."""
+
+    record: dict[str, t.Any]
+    reason: str
+    status: int | None
+    endpoint: str | None
 
 
 @dataclass(frozen=True)
@@ -147,7 +162,7 @@ class JobSyncSink(BatchSink):
         self.received = 0
         self.done = 0
         #: Rejections held back while they may all be one configuration error (see ``reject``).
-        self._suspects: list[tuple[tuple[int | None, str], dict, str, int | None, str | None]] = []
+        self._suspects: list[tuple[tuple[int | None, str], Rejection]] = []
         self._outcomes_lock = threading.Lock()
         self.input_schema = load_input_schema(self.sink_name)
         self._input_validator = jsonschema.Draft7Validator(self.input_schema)
@@ -159,10 +174,12 @@ class JobSyncSink(BatchSink):
 
     # -- singer-sdk hooks ------------------------------------------------------------------
     @property
+    @override
     def max_size(self) -> int:
         return int(self.config.get("batch_size_rows") or self.default_batch_size)
 
     @property
+    @override
     def include_sdc_metadata_properties(self) -> bool:
         """Let singer-sdk keep ``_sdc_deleted_at`` (it drives deletes); the other ``_sdc_*`` go in process_record.
 
@@ -171,10 +188,12 @@ class JobSyncSink(BatchSink):
         """
         return True
 
+    @override
     def get_validator(self) -> None:
         """Records are validated against the sink's own input schema in :meth:`process_record`."""
         return
 
+    @override
     def activate_version(self, new_version: int) -> None:
         """A source's full listing ended: nothing to do for these destinations.
 
@@ -186,7 +205,8 @@ class JobSyncSink(BatchSink):
             "ACTIVATE_VERSION %s of %r: nothing to do for this destination", new_version, self.stream_name
         )
 
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         self.received += 1
         for name in [name for name in record if name.startswith("_sdc_")]:
             # Loader metadata is no field of any API; a delete is the one that carries meaning.
@@ -199,8 +219,9 @@ class JobSyncSink(BatchSink):
             return
         context.setdefault("records", []).append(record)
 
-    def process_batch(self, context: dict) -> None:
-        records: list[dict] = context.get("records", [])
+    @override
+    def process_batch(self, context: dict[str, t.Any]) -> None:
+        records: list[dict[str, t.Any]] = context.get("records", [])
         if records:
             self.write_batch(records)
         self._release_suspects()
@@ -213,7 +234,7 @@ class JobSyncSink(BatchSink):
         *,
         before_retry: t.Callable[[BaseException], None] | None = None,
         **kwargs: t.Any,
-    ) -> t.Any:
+    ) -> requests.Response:
         """Call the destination through the shared client, counting this sink's API calls.
 
         ``before_retry`` (optional) runs before every retry with the failure: a sink checks
@@ -246,12 +267,12 @@ class JobSyncSink(BatchSink):
     def max_workers(self) -> int:
         return max(1, int(self.config.get("max_workers") or 1))
 
-    def match_key(self, record: dict) -> t.Hashable:
+    def match_key(self, record: dict[str, t.Any]) -> t.Hashable:
         return tuple(record.get(f) for f in self.match_fields) or id(record)
 
-    def write_batch(self, records: list[dict]) -> None:
+    def write_batch(self, records: list[dict[str, t.Any]]) -> None:
         """Write records: same match key in order, different keys concurrently."""
-        groups: dict[t.Hashable, list[dict]] = {}
+        groups: dict[t.Hashable, list[dict[str, t.Any]]] = {}
         for record in records:
             groups.setdefault(self.match_key(record), []).append(record)
         if self.max_workers == 1 or len(groups) == 1:
@@ -262,15 +283,15 @@ class JobSyncSink(BatchSink):
             for future in [pool.submit(self._write_group, group) for group in groups.values()]:
                 future.result()  # re-raises the first failure (auth, retries exhausted)
 
-    def _write_group(self, records: list[dict]) -> None:
+    def _write_group(self, records: list[dict[str, t.Any]]) -> None:
         for record in records:
             stopping.check()  # after a stop signal no new write starts
             self.write_one(record)
 
-    def write_one(self, record: dict) -> None:
+    def write_one(self, record: dict[str, t.Any]) -> None:
         try:
             outcome = self.write_record(record)
-        except RecordRejected as exc:
+        except UnwritableRecordError as exc:
             self.reject(record, exc.reason, exc.status)
             return
         except APIRejectedError as exc:
@@ -280,7 +301,7 @@ class JobSyncSink(BatchSink):
         self.finished()
         self._release_suspects()
 
-    def write_record(self, record: dict) -> str:
+    def write_record(self, record: dict[str, t.Any]) -> str:
         """Write one record to the destination; return one of the outcome constants."""
         raise NotImplementedError
 
@@ -293,7 +314,9 @@ class JobSyncSink(BatchSink):
         with self._outcomes_lock:
             self.done += count
 
-    def reject(self, record: dict, reason: str, status: int | None = None, *, endpoint: str | None = None) -> None:
+    def reject(
+        self, record: dict[str, t.Any], reason: str, status: int | None = None, *, endpoint: str | None = None
+    ) -> None:
         """Dead-letter the record with its reason, or fail the run naming it.
 
         An answer that is not about the record (404, 405...) is held back: when the same one
@@ -307,10 +330,10 @@ class JobSyncSink(BatchSink):
                     held, self._suspects = self._suspects, []
                 else:
                     held = []
-                self._suspects.append((signature, record, reason, status, endpoint))
+                self._suspects.append((signature, Rejection(record, reason, status, endpoint)))
                 repeated = len(self._suspects) >= CONFIG_ERROR_AFTER
-            for _, *rejection in held:
-                self._dead_letter(*rejection)
+            for _, rejection in held:
+                self._dead_letter(rejection)
             if repeated:
                 where = f" from {endpoint}" if endpoint else ""
                 msg = (
@@ -321,28 +344,28 @@ class JobSyncSink(BatchSink):
                 raise RepeatedRejectionError(msg)
             return
         self._release_suspects()
-        self._dead_letter(record, reason, status, endpoint)
+        self._dead_letter(Rejection(record, reason, status, endpoint))
 
     def _release_suspects(self) -> None:
         with self._outcomes_lock:
             held, self._suspects = self._suspects, []
-        for _, *rejection in held:
-            self._dead_letter(*rejection)
+        for _, rejection in held:
+            self._dead_letter(rejection)
 
-    def _dead_letter(self, record: dict, reason: str, status: int | None, endpoint: str | None) -> None:
+    def _dead_letter(self, rejection: Rejection) -> None:
         self.tally(REJECTED)
         self.finished()
         self.dead_letters.write(
             stream=self.stream_name,
             sink=self.sink_name,
-            record=record,
-            reason=scrub(reason),
-            status=status,
-            endpoint=endpoint,
-            key=self.describe_record(record),
+            record=rejection.record,
+            reason=scrub(rejection.reason),
+            status=rejection.status,
+            endpoint=rejection.endpoint,
+            key=self.describe_record(rejection.record),
         )
 
-    def describe_record(self, record: dict) -> str:
+    def describe_record(self, record: dict[str, t.Any]) -> str:
         fields = [f for f in self.match_fields if record.get(f) not in (None, "")]
         return ", ".join(f"{f}={record[f]!r}" for f in fields) or "(no key fields)"
 

@@ -17,6 +17,7 @@ from singer_sdk.helpers.capabilities import TargetCapabilities
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
+from typing_extensions import override
 
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
@@ -31,6 +32,8 @@ from target_jobsync.workable import DESTINATION as WORKABLE
 from target_jobsync.ziprecruiter import DESTINATION as ZIPRECRUITER
 
 if t.TYPE_CHECKING:
+    import click
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.sinks import Sink
 
     from jobsync_common.http import ServiceClient
@@ -65,11 +68,14 @@ class _MissingKeyError(InputLineError, MissingKeyPropertiesError): ...
 class NumberedSingerReader(SingerReader):
     """singer-sdk's reader; a bad input line fails the run in one line naming its number."""
 
-    def process_lines(self, file_input: t.Any, callbacks: t.Any) -> t.Any:
+    @override
+    def process_lines(
+        self, file_input: t.IO[str] | None, callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]]
+    ) -> t.Counter[str]:
         self.line_number = 0
         try:
             lines = _interruptible_lines(file_input or self.default_input)
-            return super().process_lines(lines, callbacks)  # type: ignore[arg-type]
+            return super().process_lines(lines, callbacks)  # type: ignore[arg-type]  # singer-sdk only iterates it
         except (InvalidInputLine, RecordsWithoutSchemaException, MissingKeyPropertiesError) as exc:
             msg = f"input line {self.line_number}: {' '.join(str(exc).split())[:500]}"
             if isinstance(exc, RecordsWithoutSchemaException):
@@ -78,10 +84,12 @@ class NumberedSingerReader(SingerReader):
                 raise _MissingKeyError(msg) from None
             raise _InvalidLineError(msg) from None
 
-    def deserialize_json(self, line: str) -> dict:
+    @override
+    def deserialize_json(self, line: str) -> dict[str, t.Any]:
         self.line_number += 1
         try:
-            message = deserialize_json(line)
+            # singer-sdk types the result a dict, but a line may hold any JSON value.
+            message: object = deserialize_json(line)
         except json.JSONDecodeError as exc:
             msg = f"not valid JSON ({exc.msg} at character {exc.pos + 1}): {line.strip()[:200]}"
             raise InvalidInputLine(msg) from None
@@ -93,7 +101,8 @@ class NumberedSingerReader(SingerReader):
             raise InvalidInputLine(msg)
         return message
 
-    def _process_unknown_message(self, message_dict: dict) -> None:
+    @override
+    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
         msg = f"unknown Singer message type {message_dict.get('type')!r}"
         raise InvalidInputLine(msg)
 
@@ -143,7 +152,9 @@ class TargetJobSync(TargetInternals):
     name = "target-jobsync"
     package_name = "jobsync"
     # Sinks validate against their own input schemas, not the incoming SCHEMA.
-    capabilities = [c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS]
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS
+    ]
     message_reader_class = NumberedSingerReader
 
     config_jsonschema = th.PropertiesList(
@@ -175,7 +186,8 @@ class TargetJobSync(TargetInternals):
     ).to_dict()
 
     @classmethod
-    def append_builtin_config(cls, config_jsonschema: dict) -> None:
+    @override
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
         super().append_builtin_config(config_jsonschema)
         # Writes are matched create-or-update by design (no load method), and the sinks keep
         # `_sdc_deleted_at` themselves: these warehouse settings would only mislead here.
@@ -207,8 +219,10 @@ class TargetJobSync(TargetInternals):
     # -- routing ---------------------------------------------------------------------------
     def sink_name_for(self, stream_name: str) -> str:
         routes = self.config.get("stream_routes") or {}
-        return routes.get(stream_name, stream_name)
+        sink_name: str = routes.get(stream_name, stream_name)  # the settings' schema: names are strings
+        return sink_name
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         sink_name = self.sink_name_for(stream_name)
         if sink_name not in SINKS:
@@ -225,6 +239,7 @@ class TargetJobSync(TargetInternals):
             raise ConfigError(msg)
         return sink_class
 
+    @override
     def get_sink(
         self,
         stream_name: str,
@@ -250,6 +265,7 @@ class TargetJobSync(TargetInternals):
         self._drain_locks[sink] = threading.Lock()
 
     # -- drain order ---------------------------------------------------------------------------
+    @override
     def drain_sink(self, sink: Sink, drain: t.Callable[[Sink], None]) -> None:
         """Drain ``sink`` after the sinks it depends on, whoever asks: a STATE, the end of input, a full sink.
 
@@ -278,6 +294,7 @@ class TargetJobSync(TargetInternals):
         return [dependency for name in names for dependency in self._sinks_by_name.get(name, ())]
 
     # -- data safety -------------------------------------------------------------------------
+    @override
     def after_state_message(self) -> None:
         """Drain every sink, then emit the state: it now covers only accepted records.
 
@@ -286,16 +303,19 @@ class TargetJobSync(TargetInternals):
         """
         self.drain_in_order()
 
+    @override
     def may_confirm(self, state: dict[str, t.Any]) -> bool:
         # Never an empty state such as {} or {"bookmarks": {}} (Meltano would store it and lose
         # every bookmark), never the same one twice.
         return not _is_empty(state) and state != self._last_written_state
 
+    @override
     def state_confirmed(self, state: dict[str, t.Any]) -> None:
         self._last_written_state = state
         self._confirmed = (getattr(self.message_reader, "line_number", 0), *self._record_counts())
 
     # -- stop signals -------------------------------------------------------------------------
+    @override
     def on_stop_signal(self, signum: int) -> None:
         # singer-sdk's handler drains and prints the latest STATE, then exits 0: that would confirm
         # records of an interrupted batch. Here a write on the wire finishes, nothing new starts.
@@ -329,6 +349,7 @@ class TargetJobSync(TargetInternals):
         )
 
     # -- reporting ---------------------------------------------------------------------------
+    @override
     def process_endofpipe(self) -> None:
         self.drain_dependencies()  # then singer-sdk drains the rest and prints the last STATE
         super().process_endofpipe()
@@ -352,13 +373,15 @@ class TargetJobSync(TargetInternals):
 
     # -- connection test (target_jobsync/connection_test.py) ---------------------------------------
     @classmethod
-    def get_singer_command(cls) -> t.Any:
+    @override
+    def get_singer_command(cls) -> click.Command:
         command = super().get_singer_command()
         command.params.append(connection_test.cli_option())
         return command
 
     @classmethod
-    def invoke(cls, **kwargs: t.Any) -> None:  # type: ignore[override]
+    @override
+    def invoke(cls, **kwargs: t.Any) -> None:
         if not kwargs.get("about") and connection_test.requested():
             connection_test.run_cli(cls, DESTINATIONS, kwargs.get("config"))
             return

@@ -24,18 +24,22 @@ from urllib.parse import quote
 
 from singer_sdk import typing as th
 from singer_sdk.authenticators import BearerTokenAuthenticator
+from typing_extensions import override
 
 from jobsync_common.errors import ConfigError, ServiceAuthError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
 from jobsync_common.service import ServiceSpec
 from jobsync_common.settings import check_base_url, rate_limit_property
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, RecordRejected
+from target_jobsync.sinks import UNCHANGED, UPDATED, JobSyncSink, UnwritableRecordError
+
+if t.TYPE_CHECKING:
+    import requests
 
 LOGGER = logging.getLogger("target_jobsync.workable")
 
 SUBDOMAIN_SETTING = "workable_subdomain"
-TOKEN_SETTING = "workable_api_token"
+TOKEN_SETTING = "workable_api_token"  # noqa: S105 - a setting's name, not a secret
 ARRAY_MODE_SETTING = "workable_array_mode"
 
 SERVICE = ServiceSpec(
@@ -78,7 +82,7 @@ REPLACE = "replace"
 ARRAY_MODES = (MERGE, REPLACE)
 
 
-def settings() -> list[th.Property]:
+def settings() -> list[th.Property[t.Any]]:
     """Every Workable setting of the target (no tap shares them)."""
     return [
         th.Property(
@@ -189,7 +193,8 @@ def as_date(value: t.Any) -> t.Any:
 
 def skill_name(value: t.Any) -> str:
     """Skills are written as strings but read back as ``{"name": ...}``: accept both."""
-    return value.get("name") if isinstance(value, dict) else value
+    name = value.get("name") if isinstance(value, dict) else value
+    return t.cast("str", name)  # a string in both forms (the input schema's and Workable's)
 
 
 def to_payload(record: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
@@ -253,10 +258,10 @@ def plan_update(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], m
     for key in STRING_LISTS:
         if wanted.get(key) is None:
             continue
-        existing = [skill_name(v) for v in current.get(key) or []]
-        send = merge_strings(existing, wanted[key]) if mode == MERGE else list(dict.fromkeys(wanted[key]))
-        if sorted(send) != sorted(existing):
-            payload[key] = send
+        existing_values = [skill_name(v) for v in current.get(key) or []]
+        send_values = merge_strings(existing_values, wanted[key]) if mode == MERGE else list(dict.fromkeys(wanted[key]))
+        if sorted(send_values) != sorted(existing_values):
+            payload[key] = send_values
     payload.update(plan_files(current, wanted, mode))
     return payload
 
@@ -276,17 +281,19 @@ def plan_files(current: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any], mo
     return files
 
 
-def merge_entries(kind: EntryKind, existing: list[dict], incoming: list[dict]) -> list[dict]:
+def merge_entries(
+    kind: EntryKind, existing: list[dict[str, t.Any]], incoming: list[dict[str, t.Any]]
+) -> list[dict[str, t.Any]]:
     """Existing entries (with ids, so Workable keeps them) updated or extended by ``incoming``."""
     result = [dict(e) for e in existing]
     # Entries already standing for one incoming entry: a loose match must not take them again.
-    claimed: list[dict] = []
+    claimed: list[dict[str, t.Any]] = []
     for entry in _collapse_same_key(kind, incoming):
         if entry.get("id") is not None:
             match = next((r for r in result if r.get("id") == str(entry["id"])), None)
             if match is None:
                 msg = f"{kind.key}: entry id {entry['id']!r} is not one of this candidate's entries in Workable"
-                raise RecordRejected(msg)
+                raise UnwritableRecordError(msg)
         else:
             match = _natural_match(kind, result, entry, claimed)
         if match is None:
@@ -303,12 +310,12 @@ def merge_entries(kind: EntryKind, existing: list[dict], incoming: list[dict]) -
     return result
 
 
-def _collapse_same_key(kind: EntryKind, incoming: list[dict]) -> list[dict]:
+def _collapse_same_key(kind: EntryKind, incoming: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
     """One entry per natural key (later values win): a record listing a job twice means one job."""
-    collapsed: dict[t.Hashable, dict] = {}
+    collapsed: dict[t.Hashable, dict[str, t.Any]] = {}
     for entry in incoming:
         if entry.get("id") is not None:
-            key: tuple = ("id", str(entry["id"]))
+            key: tuple[t.Any, ...] = ("id", str(entry["id"]))
         else:
             key = tuple(_fold(entry.get(p)) for p in kind.natural_key)
         if key in collapsed:
@@ -319,8 +326,8 @@ def _collapse_same_key(kind: EntryKind, incoming: list[dict]) -> list[dict]:
 
 
 def _natural_match(
-    kind: EntryKind, entries: list[dict], entry: t.Mapping[str, t.Any], claimed: list[dict]
-) -> dict | None:
+    kind: EntryKind, entries: list[dict[str, t.Any]], entry: t.Mapping[str, t.Any], claimed: list[dict[str, t.Any]]
+) -> dict[str, t.Any] | None:
     """The entry describing the same thing: exact natural key first, else an unclaimed one where only unknowns differ."""
     wanted = [_fold(entry.get(p)) for p in kind.natural_key]
     exact = loose = None
@@ -333,13 +340,15 @@ def _natural_match(
             loose is None
             and not any(candidate is c for c in claimed)
             and have[0] == wanted[0]
-            and all(a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:]))
+            and all(a == b or a in (None, "") or b in (None, "") for a, b in zip(have[1:], wanted[1:], strict=True))
         ):
             loose = candidate
     return exact or loose
 
 
-def predict_entries(kind: EntryKind, existing: list[dict], send: list[dict]) -> list[tuple] | None:
+def predict_entries(
+    kind: EntryKind, existing: list[dict[str, t.Any]], send: list[dict[str, t.Any]]
+) -> list[tuple[t.Any, ...]] | None:
     """What Workable will store for ``send`` (PUT semantics), ids aside; None when we cannot tell."""
     by_id = {e["id"]: e for e in existing if e.get("id") is not None}
     predicted = []
@@ -354,8 +363,11 @@ def predict_entries(kind: EntryKind, existing: list[dict], send: list[dict]) -> 
 
 
 def merge_by(
-    existing: list[dict], incoming: list[dict], key: t.Callable[[t.Mapping], t.Any], fields: tuple[str, ...]
-) -> list[dict]:
+    existing: list[dict[str, t.Any]],
+    incoming: list[dict[str, t.Any]],
+    key: t.Callable[[t.Mapping[str, t.Any]], t.Any],
+    fields: tuple[str, ...],
+) -> list[dict[str, t.Any]]:
     result = [dict(e) for e in existing]
     for item in incoming:
         match = next((r for r in result if key(r) == key(item)), None)
@@ -384,7 +396,7 @@ def _pick(item: t.Mapping[str, t.Any], fields: tuple[str, ...]) -> dict[str, t.A
     return picked
 
 
-def _content(item: t.Mapping[str, t.Any], fields: tuple[str, ...]) -> tuple:
+def _content(item: t.Mapping[str, t.Any], fields: tuple[str, ...]) -> tuple[t.Any, ...]:
     return tuple(as_date(item.get(f)) if f.endswith("_date") else item.get(f) for f in fields)
 
 
@@ -413,7 +425,8 @@ class WorkableCandidatesSink(JobSyncSink):
         self._account_checked = False
 
     # -- before any call -----------------------------------------------------------------------
-    def process_record(self, record: dict, context: dict) -> None:
+    @override
+    def process_record(self, record: dict[str, t.Any], context: dict[str, t.Any]) -> None:
         problem = self.record_problem(record)
         if problem:
             self.reject(record, problem)
@@ -430,18 +443,21 @@ class WorkableCandidatesSink(JobSyncSink):
         for key, alternative in (("resume", "resume_url"), ("image", "image_url")):
             if record.get(key) is not None and record.get(alternative) is not None:
                 return f"`{key}` and `{alternative}` are alternatives: Workable takes one of them"
-            data = record.get(key).get("data") if isinstance(record.get(key), dict) else None
+            given = record.get(key)
+            data = given.get("data") if isinstance(given, dict) else None
             if data is not None and not _is_base64(data):
                 return f"`{key}.data` is not valid base64"
         return None
 
-    def match_key(self, record: dict) -> t.Hashable:
+    @override
+    def match_key(self, record: dict[str, t.Any]) -> t.Hashable:
         if record.get("id") not in (None, ""):
             return ("id", str(record["id"]))
         return ("email", str(record.get("email") or "").strip().casefold())
 
     # -- writing ----------------------------------------------------------------------------------------
-    def request(self, method: str, path: str, **kwargs: t.Any) -> t.Any:
+    @override
+    def request(self, method: str, path: str, **kwargs: t.Any) -> requests.Response:
         """A 403 names the scope the call needs (a wrong token is a 401): it fails the run, naming the setting."""
         try:
             return super().request(method, path, **kwargs)
@@ -450,7 +466,8 @@ class WorkableCandidatesSink(JobSyncSink):
                 raise
             raise ConfigError(missing_scope_message(method, exc.endpoint, exc.status, exc.text)) from None
 
-    def write_record(self, record: dict) -> str:
+    @override
+    def write_record(self, record: dict[str, t.Any]) -> str:
         self.check_account()
         wanted = to_payload(record)
         candidate_id = str(record["id"]) if record.get("id") not in (None, "") else self.find_by_email(record["email"])
@@ -491,18 +508,18 @@ class WorkableCandidatesSink(JobSyncSink):
         more = bool((body.get("paging") or {}).get("next"))
         if not found:
             msg = f"no Workable candidate has the email {email!r} (this target updates candidates, never creates them)"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         if len(found) > 1 or more:
             ids = ", ".join(map(str, found)) + (", ..." if more else "")
             msg = f"the email {email!r} is ambiguous: Workable candidates {ids} share it; send `id` instead"
-            raise RecordRejected(msg)
+            raise UnwritableRecordError(msg)
         return str(found[0])
 
     def fetch(self, candidate_id: str) -> dict[str, t.Any]:
         response = self.request("GET", f"candidates/{quote(candidate_id, safe='')}", ok_statuses=(404,))
         if response.status_code == 404:
             msg = f"no Workable candidate has the id {candidate_id!r}"
-            raise RecordRejected(msg, 404)
+            raise UnwritableRecordError(msg, 404)
         body = decode_json(response) or {}
         return body.get("candidate", body) if isinstance(body, dict) else {}
 

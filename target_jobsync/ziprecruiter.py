@@ -21,13 +21,23 @@ from functools import cached_property
 from urllib.parse import quote
 
 from singer_sdk import typing as th
+from typing_extensions import override
 
 from jobsync_common import ziprecruiter as zr
 from jobsync_common.errors import APIRejectedError, JobSyncError, excerpt
 from jobsync_common.http import ServiceClient, decode_json, describe_request
 from jobsync_common.paging import PageGuard
 from target_jobsync.destination import Destination
-from target_jobsync.sinks import CREATED, DELETED, UNCHANGED, UPDATED, JobSyncSink, Page, RecordRejected, iter_pages
+from target_jobsync.sinks import (
+    CREATED,
+    DELETED,
+    UNCHANGED,
+    UPDATED,
+    JobSyncSink,
+    Page,
+    UnwritableRecordError,
+    iter_pages,
+)
 
 if t.TYPE_CHECKING:
     import requests
@@ -88,7 +98,7 @@ BATCH_POLL_SETTING = "ziprecruiter_batch_poll_seconds"
 BATCH_WAIT_TIMEOUT_SETTING = "ziprecruiter_batch_wait_timeout_seconds"
 
 
-def settings() -> list[th.Property]:
+def settings() -> list[th.Property[t.Any]]:
     """The ZipRecruiter settings of the target: the ones shared with the tap, then the batch path's."""
     return [
         *zr.setting_properties(),
@@ -178,14 +188,14 @@ def _submit_time(record: t.Mapping[str, t.Any], form: str) -> str | None:
         return submit_time(record.get("create_time"), form)
     except ValueError:
         msg = f"create_time {record.get('create_time')!r} is not an ISO 8601 timestamp"
-        raise RecordRejected(msg) from None
+        raise UnwritableRecordError(msg) from None
 
 
-def _query_records(response: requests.Response) -> list[dict]:
+def _query_records(response: requests.Response) -> list[dict[str, t.Any]]:
     return zr.normalize_query_page(decode_json(response))[0] if response.ok else []
 
 
-def _retrieved_record(response: requests.Response) -> list[dict]:
+def _retrieved_record(response: requests.Response) -> list[dict[str, t.Any]]:
     body = decode_json(response) if response.ok else None
     return [body] if isinstance(body, dict) else []
 
@@ -206,7 +216,7 @@ class ZipRecruiterSink(JobSyncSink):
         path: str,
         params: t.Mapping[str, t.Any],
         names: t.Sequence[str],
-        records_of: t.Callable[[requests.Response], list[dict]] = _query_records,
+        records_of: t.Callable[[requests.Response], list[dict[str, t.Any]]] = _query_records,
         **kwargs: t.Any,
     ) -> requests.Response:
         """GET asking for ``names`` in the ``properties`` form this API takes (see ``zr.Dialect``)."""
@@ -229,7 +239,9 @@ class ZipRecruiterSink(JobSyncSink):
     #: What this sink does when the API ignores ``properties`` (said in the warning).
     without_properties: t.ClassVar[str] = ""
 
-    def submit(self, path: str, record: t.Mapping[str, t.Any], fields: t.Mapping[str, t.Any], **kwargs: t.Any) -> t.Any:
+    def submit(
+        self, path: str, record: t.Mapping[str, t.Any], fields: t.Mapping[str, t.Any], **kwargs: t.Any
+    ) -> requests.Response:
         """POST a submit as multipart/form-data (the document's ``--form``), ``create_time`` in a form the API takes."""
         sent = self.ziprecruiter.submit_time_form
 
@@ -420,6 +432,7 @@ class ZipRecruiterBatchSink(ZipRecruiterSink):
                 BATCH_THRESHOLD_SETTING,
             )
 
+    @override
     def summary(self) -> dict[str, t.Any]:
         summary = super().summary()
         for extra in ("batched", "superseded", "batch_errors"):
@@ -436,7 +449,8 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
     default_batch_size = 10_000
     match_fields = ("email", "id")
 
-    def match_key(self, record: dict) -> t.Hashable:
+    @override
+    def match_key(self, record: dict[str, t.Any]) -> t.Hashable:
         email = record.get("email")
         return ("email", str(email).strip().lower()) if email else ("id", record.get("id"))
 
@@ -446,7 +460,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         "matches subscribers by email: this updates, never duplicates) and none counts as unchanged."
     )
 
-    def lookup(self, record: dict) -> dict | None:
+    def lookup(self, record: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """The subscriber of this record, by id or by the MD5 of its email (no address in URLs)."""
         names = zr.SUBSCRIBER_PROPERTIES
         if not record.get("email"):
@@ -460,12 +474,12 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         return zr.normalize_subscriber(results[0]) if results else None
 
     @staticmethod
-    def submit_fields(record: dict) -> dict[str, t.Any]:
+    def submit_fields(record: dict[str, t.Any]) -> dict[str, t.Any]:
         """The submit's fields but ``create_time`` (added in the form the API takes, see ``submit``)."""
         return {"email": str(record["email"]).strip(), **{name: record.get(name) for name in COMPARED_FIELDS}}
 
     @staticmethod
-    def holds(existing: dict | None, record: dict) -> bool:
+    def holds(existing: dict[str, t.Any] | None, record: dict[str, t.Any]) -> bool:
         """Whether ZipRecruiter already has this subscription, active, with every field the record sets."""
         return (
             existing is not None
@@ -473,7 +487,8 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
             and all(_same_text(record.get(f), existing.get(f)) for f in COMPARED_FIELDS if record.get(f) is not None)
         )
 
-    def write_record(self, record: dict) -> str:
+    @override
+    def write_record(self, record: dict[str, t.Any]) -> str:
         if _is_delete(record):
             return self.unsubscribe(record)
         fields = self.submit_fields(record)
@@ -499,7 +514,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
                 )
         return CREATED if existing is None else UPDATED
 
-    def unsubscribe(self, record: dict) -> str:
+    def unsubscribe(self, record: dict[str, t.Any]) -> str:
         existing = self.lookup(record)
         # Only a subscriber shown as deactivated is left alone: one whose status we cannot see (no
         # `status` came back) is unsubscribed anyway. Deleting twice is harmless; keeping a person
@@ -511,18 +526,21 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
         return DELETED
 
     # -- bulk -------------------------------------------------------------------------------------
-    def write_batch(self, records: list[dict]) -> None:
+    @override
+    def write_batch(self, records: list[dict[str, t.Any]]) -> None:
         if not self.batch_threshold or len(records) < self.batch_threshold:
             super().write_batch(records)
             return
         # Only the last record per subscriber matters for the state a batch leaves behind.
-        latest: dict[t.Hashable, dict] = {}
+        latest: dict[t.Hashable, dict[str, t.Any]] = {}
         for record in records:
             latest.pop(self.match_key(record), None)
             latest[self.match_key(record)] = record
         self.tally("superseded", len(records) - len(latest))
         self.finished(len(records) - len(latest))
-        subscribe_rows, unsubscribe_rows, by_id = [], [], []
+        subscribe_rows: list[t.Sequence[str | None]] = []
+        unsubscribe_rows: list[t.Sequence[str | None]] = []
+        by_id: list[dict[str, t.Any]] = []
         for record in latest.values():
             if _is_delete(record):
                 if record.get("email"):
@@ -538,7 +556,7 @@ class ZipRecruiterSubscribersSink(ZipRecruiterBatchSink):
                     _submit_time(record, self.ziprecruiter.submit_time_form),
                     record.get("ip_address"),
                 )
-            except RecordRejected as exc:
+            except UnwritableRecordError as exc:
                 self.reject(record, exc.reason)
                 continue
             subscribe_rows.append(row)
@@ -569,7 +587,7 @@ class _BatchFound(Exception):  # noqa: N818 - control flow, never shown to users
 class _SearchCreated(Exception):  # noqa: N818 - control flow, never shown to users
     """Raised before a retried submit: the earlier attempt already created the search."""
 
-    def __init__(self, search: dict) -> None:
+    def __init__(self, search: dict[str, t.Any]) -> None:
         super().__init__("already created")
         self.search = search
 
@@ -583,9 +601,10 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         # subscriber_id -> its searches; filled per write group (one subscriber per group and thread).
-        self._existing: dict[str, list[dict]] = {}
+        self._existing: dict[str, list[dict[str, t.Any]]] = {}
 
-    def _write_group(self, records: list[dict]) -> None:
+    @override
+    def _write_group(self, records: list[dict[str, t.Any]]) -> None:
         subscriber_id = str(records[0]["subscriber_id"])
         try:
             self._existing[subscriber_id] = self.list_searches(subscriber_id)
@@ -603,7 +622,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
         "request per search: without status, search and location the sink could not tell an existing search."
     )
 
-    def list_searches(self, subscriber_id: str) -> list[dict]:
+    def list_searches(self, subscriber_id: str) -> list[dict[str, t.Any]]:
         path = f"/subscriber/{quote(subscriber_id)}/searches"
         # Not a collection that always exists: 404 unknown_subscriber is about the record.
         searches = self.query_all(path, {}, zr.SEARCH_PROPERTIES, collection=False)
@@ -611,7 +630,7 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
             searches = [self.retrieve_search(path, str(s["id"])) for s in searches]
         return [zr.normalize_search(s) for s in searches]
 
-    def retrieve_search(self, path: str, search_id: str) -> dict:
+    def retrieve_search(self, path: str, search_id: str) -> dict[str, t.Any]:
         """One job search, answered with the retrieve action's default properties (the document's example: all)."""
         search = decode_json(self.request("GET", f"{path}/{quote(search_id)}")) or {}
         missing = zr.missing_properties(search, ("id", "search", "location", "status"))
@@ -623,7 +642,8 @@ class ZipRecruiterSubscriberSearchesSink(ZipRecruiterSink):
             raise JobSyncError(msg)
         return search
 
-    def write_record(self, record: dict) -> str:
+    @override
+    def write_record(self, record: dict[str, t.Any]) -> str:
         subscriber_id = str(record["subscriber_id"])
         existing = self._existing[subscriber_id]
         path = f"/subscriber/{quote(subscriber_id)}/searches"
