@@ -53,12 +53,8 @@ def _write_json(directory: Path, name: str, data: t.Any) -> str:
 
 
 def _parse_lines(text: str) -> list[dict]:
-    messages = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            messages.append(json.loads(line))
-    return messages
+    stripped = (line.strip() for line in text.splitlines())
+    return [json.loads(line) for line in stripped if line.startswith("{")]
 
 
 def run_tap(

@@ -329,6 +329,6 @@ def test_dagster_gets_a_job_per_meltano_job_a_stopped_schedule_per_meltano_sched
     loads = sorted(f"run_{job}".replace("-", "_") for job in LOAD_JOBS)
     assert dagster["after"] == {
         "upgrade_system_database": [],
-        **dict.fromkeys(loads, ["upgrade_system_database"]),
+        **{load: ["upgrade_system_database"] for load in loads},
         **{f"run_{job}".replace("-", "_"): loads for job in WRITEBACK_JOBS},
     }

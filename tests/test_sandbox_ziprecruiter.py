@@ -133,9 +133,7 @@ def test_submit_returns_the_id_and_responses_carry_the_md5_of_the_lowercased_ema
         "deactivation_reason": None,
     }
     assert "Domain2.com" not in json.dumps(
-        zr.get(
-            "/subscriber", properties=",".join(["email", "name", "search", "location", "ip_address", "status"])
-        ).json()
+        zr.get("/subscriber", properties="email,name,search,location,ip_address,status").json()
     )
     assert any(s["id"] == subscriber_id and s["email"] == "User2@Domain2.com" for s in store(control)["subscribers"])
 

@@ -142,7 +142,9 @@ def test_ok_statuses_are_returned_to_the_caller(server):
 
 def test_retry_after_accepts_http_dates():
     class Fake:
-        headers = {"Retry-After": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))}
+        headers: t.ClassVar[dict[str, str]] = {
+            "Retry-After": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 30))
+        }
 
     assert 25 <= retry_after_seconds(Fake()) <= 31  # type: ignore[arg-type]
 

@@ -14,7 +14,6 @@ import json
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import typing as t
 from pathlib import Path
@@ -57,14 +56,15 @@ class RunningTarget:
     def __init__(self, config: dict, messages: list[dict], tmp: Path) -> None:
         path = tmp / "target.json"
         path.write_text(json.dumps(config))
-        self.stderr_file = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "target_jobsync.target", "--config", str(path)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr_file,
-            text=True,
-        )
+        self.stderr_path = tmp / "target.stderr"
+        with self.stderr_path.open("w") as stderr:  # the child writes to its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "target_jobsync.target", "--config", str(path)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         assert self.proc.stdin is not None
         self.proc.stdin.write("".join(json.dumps(m) + "\n" for m in messages))
         self.proc.stdin.flush()
@@ -72,8 +72,7 @@ class RunningTarget:
     def stop(self, sig: int = signal.SIGTERM, *, timeout: float = 30) -> tuple[int, list[dict], str]:
         self.proc.send_signal(sig)
         stdout, _ = self.proc.communicate(timeout=timeout)
-        self.stderr_file.seek(0)
-        stderr = self.stderr_file.read()
+        stderr = self.stderr_path.read_text()
         states = [json.loads(line) for line in stdout.splitlines() if line.strip()]
         return self.proc.returncode, states, stderr
 
@@ -117,7 +116,7 @@ def assert_states_cover_only_written(states: list[dict], written: set[str]) -> N
         assert not missing, f"STATE {state} was printed but {sorted(missing)} are not in Jobcase"
 
 
-@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_target_stopped_before_its_first_write_confirms_nothing(
     sandbox, control, jobcase_config, tmp_path, sig, status
 ):

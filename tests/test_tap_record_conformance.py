@@ -57,7 +57,7 @@ json_values = st.recursive(
 
 
 def records_for(schema: dict) -> st.SearchStrategy[dict]:
-    names = sorted(schema["properties"]) + ["not_in_schema"]
+    names = [*sorted(schema["properties"]), "not_in_schema"]
     return st.dictionaries(st.sampled_from(names), json_values, max_size=len(names))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import pytest
 from support import record_message, run_target, schema_message, state_message
@@ -56,7 +57,7 @@ def write(config: dict, *batches: list[dict], **overrides) -> dict:
     lines = [m for batch in batches for m in (*batch, state_message({"batch": len(batch)}))]
     config = {**config, **overrides}
     run = run_target(config, lines).check()
-    summary = json.loads(open(config["summary_path"]).read())
+    summary = json.loads(Path(config["summary_path"]).read_text())
     summary["_run"] = run
     return summary
 
@@ -108,7 +109,7 @@ def test_companies_and_jobs_are_created_then_updated_then_expired(config, contro
     assert store_company(control, "PCR-COMPANY-1")[0]["companyName"] == "Rodeo & Co"
     job = store_job(control, "PCR-POS-1")
     assert job["jobTitle"] == "Senior Rodeo Clown" and sorted(job["products"]) == ["college", "veterans"]
-    assert len([c for c in control.store("jobcase")["companies"]]) == 5  # updated, not duplicated
+    assert len(control.store("jobcase")["companies"]) == 5  # updated, not duplicated
 
     deleted = {"adNumber": "PCR-POS-1", "_sdc_deleted_at": "2030-01-01T00:00:00Z"}
     assert write(config, messages("jobcase_jobs", [deleted], "adNumber"))["jobcase_jobs"]["deleted"] == 1
@@ -178,7 +179,8 @@ def test_a_job_may_name_its_company_by_partner_company_id(config, control):
     summary = write(config, messages("jobcase_jobs", [known, unknown], "adNumber"), dead_letter_path=dead_letters)
     assert store_job(control, "PCR-POS-2")["companyId"] == 2
     assert summary["jobcase_jobs"]["rejected"] == 1
-    [line] = [json.loads(x) for x in open(dead_letters)]
+    with open(dead_letters) as dead_letter_file:
+        [line] = [json.loads(x) for x in dead_letter_file]
     assert line["key"] == "adNumber='PCR-POS-3'" and "partnerCompanyId 'NOT-THERE'" in line["error"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import typing as t
+from pathlib import Path
 
 import pytest
 from support import record_message, run_target, schema_message, state_message
@@ -38,7 +39,7 @@ def write(config: dict, stream: str, records: list[dict], **settings: t.Any):
     ]
     config = {**config, **settings}
     run = run_target(config, messages)
-    summary = json.loads(open(config["summary_path"]).read()) if run.returncode == 0 else {}
+    summary = json.loads(Path(config["summary_path"]).read_text()) if run.returncode == 0 else {}
     return run, summary.get(stream, {})
 
 

@@ -90,11 +90,8 @@ def _read_json_file(path: Path, option: str) -> t.Any:
         _fail(f"{option} file {path} is not JSON ({exc})")
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = _parse_args(argv)
-    if args.command == "readings":
-        _print_readings(args.api, markdown=args.markdown)
-        return
+def _build_sandbox(args: argparse.Namespace) -> tuple[Sandbox, dict[str, dict[str, str]]]:
+    """The sandbox the command line asks for, and the readings it names (they win over a state file's)."""
     credentials = _read_json_file(args.credentials, "--credentials") if args.credentials else None
     try:
         sizes = json.loads(args.sizes)
@@ -105,19 +102,21 @@ def main(argv: list[str] | None = None) -> None:
         sandbox = Sandbox(seed=args.seed, sizes=sizes, credentials=credentials, readings=readings)
     except ValueError as exc:
         _fail(str(exc))
-    if args.state_file and args.state_file.exists():
-        try:
-            loaded = persist.load(sandbox, args.state_file)
-        except persist.StateFileError as exc:
-            _fail(str(exc))
-        sandbox.set_readings(readings)  # the command line wins over the saved readings
-        print(f"loaded state from {args.state_file} (saved {loaded['saved_at']})", flush=True)
+    return sandbox, readings
+
+
+def _load_state(sandbox: Sandbox, state_file: Path, readings: dict[str, dict[str, str]]) -> None:
     try:
-        sandbox.start(args.host, args.port)
-    except OSError as exc:
-        _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        loaded = persist.load(sandbox, state_file)
+    except persist.StateFileError as exc:
+        _fail(str(exc))
+    sandbox.set_readings(readings)  # the command line wins over the saved readings
+    print(f"loaded state from {state_file} (saved {loaded['saved_at']})", flush=True)
+
+
+def _write_settings(sandbox: Sandbox, args: argparse.Namespace) -> None:
+    """The --write-env and --write-configs files that point the connectors here (and the --ready-file folder)."""
     creds = {name: api.credentials for name, api in sandbox.apis.items()}
-    urls = {"control": sandbox.url, **sandbox.base_urls}
     for path in (args.write_env, args.ready_file):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -128,6 +127,22 @@ def main(argv: list[str] | None = None) -> None:
         args.write_configs.mkdir(parents=True, exist_ok=True)
         (args.write_configs / "tap.json").write_text(json.dumps(tap_config(sandbox.base_urls, creds), indent=2))
         (args.write_configs / "target.json").write_text(json.dumps(target_config(sandbox.base_urls, creds), indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    if args.command == "readings":
+        _print_readings(args.api, markdown=args.markdown)
+        return
+    sandbox, readings = _build_sandbox(args)
+    if args.state_file and args.state_file.exists():
+        _load_state(sandbox, args.state_file, readings)
+    try:
+        sandbox.start(args.host, args.port)
+    except OSError as exc:
+        _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    _write_settings(sandbox, args)
+    urls = {"control": sandbox.url, **sandbox.base_urls}
     for name, url in urls.items():
         print(f"{name:16} {url}", flush=True)
     if args.ready_file:

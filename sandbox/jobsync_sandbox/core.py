@@ -50,14 +50,23 @@ class Clock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(UTC) + self._offset
 
+    @property
+    def offset(self) -> dt.timedelta:
+        """How far tests have moved the clock ahead of wall-clock time."""
+        return self._offset
+
+    def set_offset(self, offset: dt.timedelta) -> None:
+        """Move the clock to ``offset`` ahead of wall-clock time (a saved sandbox coming back)."""
+        with self._lock:
+            self._offset = offset
+
     def advance(self, seconds: float) -> dt.datetime:
         with self._lock:
             self._offset += dt.timedelta(seconds=seconds)
         return self.now()
 
     def reset(self) -> None:
-        with self._lock:
-            self._offset = dt.timedelta(0)
+        self.set_offset(dt.timedelta(0))
 
 
 @dataclass(frozen=True)
@@ -332,7 +341,7 @@ class SimulatedAPI:
         """The whole store, for tests that verify writes."""
         return {}
 
-    def control(self, action: str, payload: t.Mapping[str, t.Any]) -> t.Any:
+    def control(self, action: str, payload: t.Mapping[str, t.Any]) -> t.Any:  # noqa: ARG002 - the hook's signature
         """API-specific test controls (mutate records, complete batches, ...)."""
         raise HTTPError(404, {"error": f"unknown control action {action!r} for {self.name}"})
 

@@ -89,7 +89,7 @@ def save(sandbox: Sandbox, path: Path) -> None:
         document = {
             "format": FORMAT,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(),
-            "clock_offset": sandbox.clock._offset,
+            "clock_offset": sandbox.clock.offset,
             "apis": {name: _world(api) for name, api in apis.items()},
         }
         _Pickler(buffer, sandbox).dump(document)
@@ -134,6 +134,5 @@ def load(sandbox: Sandbox, path: Path) -> dict[str, t.Any]:
             api.__dict__.update(world)
             # Readings a newer sandbox added keep their defaults; ones it dropped are ignored.
             api.restore_readings(dict(api.readings))
-    with sandbox.clock._lock:
-        sandbox.clock._offset = document["clock_offset"]
+    sandbox.clock.set_offset(document["clock_offset"])
     return {"saved_at": document["saved_at"], "apis": sorted(saved)}

@@ -26,6 +26,7 @@ the next reset (like the world itself). ``serve --state-file`` saves them with t
 from __future__ import annotations
 
 import collections
+import contextlib
 import email.utils
 import json
 import re
@@ -351,7 +352,8 @@ class Sandbox:
         with self._faults_lock:
             self.faults.clear()
 
-    def _take_fault(self, api: str, request: Request) -> FaultRule | None:
+    def take_fault(self, api: str, request: Request) -> FaultRule | None:
+        """The first fault rule that breaks this request (counted as seen and fired), if any."""
         with self._faults_lock:
             for fault in self.faults:
                 if fault.exhausted or not fault.matches(api, request):
@@ -374,57 +376,69 @@ class Sandbox:
         parts = [p for p in path.split("/") if p][1:]  # drop "_control"
         body = request.json() or {}
         if parts == ["health"]:
-            return json_response({"status": "ok", "url": self.url, "base_urls": self.base_urls})
-        if parts == ["reset"] and method == "POST":
+            response = json_response({"status": "ok", "url": self.url, "base_urls": self.base_urls})
+        elif parts == ["reset"] and method == "POST":
             self.reset(seed=int(body.get("seed", 1)), sizes=body.get("sizes"))
-            return json_response({"status": "reset", "base_urls": self.base_urls})
-        if parts == ["faults"]:
-            if method == "POST":
-                return json_response(asdict(self.add_fault(**body)), 201)
-            if method == "DELETE":
-                self.clear_faults()
-                return json_response({"status": "cleared"})
-            return json_response([asdict(f) for f in self.faults])
-        if parts == ["latency"] and method == "POST":
+            response = json_response({"status": "reset", "base_urls": self.base_urls})
+        elif parts == ["faults"]:
+            response = self._control_faults(method, body)
+        elif parts == ["latency"] and method == "POST":
             self.latency_ms[body.get("api")] = int(body.get("ms", 0))
-            return json_response({"latency_ms": {str(k): v for k, v in self.latency_ms.items()}})
-        if parts == ["clock"]:
+            response = json_response({"latency_ms": {str(k): v for k, v in self.latency_ms.items()}})
+        elif parts == ["clock"]:
             if method == "POST":
                 self.clock.advance(float(body.get("advance_seconds", 0)))
-            return json_response({"now": self.clock.now().isoformat()})
-        if parts == ["requests"]:
-            if method == "DELETE":
-                self.requests.clear()
-                return json_response({"status": "cleared"})
-            return json_response(
-                self.requests.query(
-                    request.arg("api"), request.arg("method"), request.arg("path"), request.int_arg("limit", 1000)
-                )
+            response = json_response({"now": self.clock.now().isoformat()})
+        elif parts == ["requests"]:
+            response = self._control_requests(method, request)
+        elif len(parts) == 2 and parts[0] == "store" and parts[1] in self.apis:
+            api = self.apis[parts[1]]
+            with api.lock:
+                response = json_response(api.dump())
+        elif parts == ["readings"]:
+            response = self._control_readings(method, body)
+        elif len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and parts[2] == "readings":
+            response = self._control_api_readings(self.apis[parts[1]], method, body)
+        elif len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and method == "POST":
+            api = self.apis[parts[1]]
+            with api.lock:
+                response = json_response(api.control(parts[2], body))
+        else:
+            raise HTTPError(404, {"error": "unknown control endpoint", "path": path})
+        return response
+
+    def _control_faults(self, method: str, body: t.Any) -> Response:
+        if method == "POST":
+            return json_response(asdict(self.add_fault(**body)), 201)
+        if method == "DELETE":
+            self.clear_faults()
+            return json_response({"status": "cleared"})
+        return json_response([asdict(f) for f in self.faults])
+
+    def _control_requests(self, method: str, request: Request) -> Response:
+        if method == "DELETE":
+            self.requests.clear()
+            return json_response({"status": "cleared"})
+        return json_response(
+            self.requests.query(
+                request.arg("api"), request.arg("method"), request.arg("path"), request.int_arg("limit", 1000)
             )
-        if len(parts) == 2 and parts[0] == "store" and parts[1] in self.apis:
-            api = self.apis[parts[1]]
-            with api.lock:
-                return json_response(api.dump())
-        if parts == ["readings"]:
-            if method == "POST":
-                if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
-                    raise HTTPError(
-                        400, {"error": 'readings must look like {"jobcase": {"trailing_slash": "optional"}}'}
-                    )
-                return json_response(self.set_readings(body))
-            return json_response(self.describe_readings())
-        if len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and parts[2] == "readings":
-            api = self.apis[parts[1]]
-            if method == "POST":
-                if not isinstance(body, dict):
-                    raise HTTPError(400, {"error": 'readings must look like {"trailing_slash": "optional"}'})
-                return json_response(api.set_readings(body))
-            return json_response(api.describe_readings())
-        if len(parts) == 3 and parts[0] == "api" and parts[1] in self.apis and method == "POST":
-            api = self.apis[parts[1]]
-            with api.lock:
-                return json_response(api.control(parts[2], body))
-        raise HTTPError(404, {"error": "unknown control endpoint", "path": path})
+        )
+
+    def _control_readings(self, method: str, body: t.Any) -> Response:
+        if method == "POST":
+            if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
+                raise HTTPError(400, {"error": 'readings must look like {"jobcase": {"trailing_slash": "optional"}}'})
+            return json_response(self.set_readings(body))
+        return json_response(self.describe_readings())
+
+    @staticmethod
+    def _control_api_readings(api: SimulatedAPI, method: str, body: t.Any) -> Response:
+        if method == "POST":
+            if not isinstance(body, dict):
+                raise HTTPError(400, {"error": 'readings must look like {"trailing_slash": "optional"}'})
+            return json_response(api.set_readings(body))
+        return json_response(api.describe_readings())
 
 
 class _Server(ThreadingHTTPServer):
@@ -439,7 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     sandbox: Sandbox
 
-    def log_message(self, format: str, *args: t.Any) -> None:
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002 - http.server's name for it
         """Quiet: the request log is available through /_control/requests."""
 
     def _handle(self) -> None:
@@ -456,22 +470,27 @@ class _Handler(BaseHTTPRequestHandler):
             raw_query=split.query,
         )
         if split.path.startswith("/_control"):
-            try:
-                response = self.sandbox.control(self.command, split.path, request)
-            except HTTPError as err:
-                response = err.response
-            except (TypeError, ValueError, KeyError) as err:
-                response = json_response({"error": str(err)}, 400)
-            self._send(response)
+            self._send(self._control(split.path, request))
             return
-
         api, sub_path = self.sandbox.route(split.path)
         if api is None:
             self._send(json_response({"error": "unknown_resource", "path": split.path}, 404))
             return
         request.path = sub_path
+        self._serve(api, request, arrived)
+
+    def _control(self, path: str, request: Request) -> Response:
+        try:
+            return self.sandbox.control(self.command, path, request)
+        except HTTPError as err:
+            return err.response
+        except (TypeError, ValueError, KeyError) as err:
+            return json_response({"error": str(err)}, 400)
+
+    def _serve(self, api: SimulatedAPI, request: Request, arrived: float) -> None:
+        """Answer a request to ``api``, broken as the first fault rule it meets says."""
         delay = self.sandbox.latency_ms.get(api.name, self.sandbox.latency_ms.get(None, 0))
-        fault = self.sandbox._take_fault(api.name, request)
+        fault = self.sandbox.take_fault(api.name, request)
         kind = fault.kind if fault is not None else None
         if fault is not None and kind in {"hang", "latency"}:
             delay += fault.delay_ms
@@ -489,6 +508,11 @@ class _Handler(BaseHTTPRequestHandler):
 
         response = api.dispatch(request)
         self.sandbox.requests.add(api.name, request, response.status, kind, arrived)
+        self._send_with_fault(response, fault)
+
+    def _send_with_fault(self, response: Response, fault: FaultRule | None) -> None:
+        """Send the API's response, or break it on the way out as ``fault`` says."""
+        kind = fault.kind if fault is not None else None
         if fault is None:
             self._send(response)
         elif kind == "reset":
@@ -531,20 +555,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload[: len(payload) // 2])
         self.wfile.flush()
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.connection.close()
+        self._abort_quietly()
 
     def _abort_quietly(self) -> None:
         """The client went away (or we drop it): close, and let the server move on."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.connection.close()
 
     def _drop(self) -> None:
@@ -583,7 +600,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self._abort_quietly()
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815 - the names http.server calls
 
 
 def _strip_parameters(request: Request, names: t.Iterable[str]) -> None:

@@ -404,16 +404,26 @@ class LazyTable(t.Generic[_Key]):
         finding the page are arithmetic plus the changed records; without one,
         every record is made and tested (fine for small tables).
         """
-        page: list[dict[str, t.Any]] = []
         if pattern is None:
-            count = 0
-            for i in range(1, self.last_id + 1):
-                record = self.get(i)
-                if record is not None and matches(record):
-                    if offset <= count < offset + limit:
-                        page.append(record)
-                    count += 1
-            return count, page
+            return self._select_by_scan(matches, offset, limit)
+        return self._select_by_pattern(matches, pattern, offset, limit)
+
+    def _select_by_scan(
+        self, matches: t.Callable[[dict[str, t.Any]], bool], offset: int, limit: int
+    ) -> tuple[int, list[dict[str, t.Any]]]:
+        page: list[dict[str, t.Any]] = []
+        count = 0
+        for i in range(1, self.last_id + 1):
+            record = self.get(i)
+            if record is not None and matches(record):
+                if offset <= count < offset + limit:
+                    page.append(record)
+                count += 1
+        return count, page
+
+    def _select_by_pattern(
+        self, matches: t.Callable[[dict[str, t.Any]], bool], pattern: Pattern, offset: int, limit: int
+    ) -> tuple[int, list[dict[str, t.Any]]]:
         pattern = Pattern(max(1, pattern.lo), min(pattern.hi, self.seeded), pattern.step, pattern.residues)
         hits = [i for i in self._changed_ids if matches(self.changed[i])]
         shadowed = [i for i in self._changed_ids if i in pattern]  # pristine matches now changed
@@ -431,7 +441,7 @@ class LazyTable(t.Generic[_Key]):
                 high = mid
             else:
                 low = mid + 1
-        page = []
+        page: list[dict[str, t.Any]] = []
         hit = bisect.bisect_left(hits, low)
         seeded_next = pattern.first_from(low)
         while len(page) < limit:
@@ -553,6 +563,17 @@ def _check_int(body: dict[str, t.Any], field: str, errors: Errors, allowed: t.Co
         _error(errors, field, "A valid integer is required.")
     elif allowed is not None and int(value) not in allowed:
         _error(errors, field, f'"{value}" is not a valid choice.')
+
+
+def _check_apply_channels(body: dict[str, t.Any], errors: Errors) -> None:
+    """How a candidate applies: the action type and the addresses applications are emailed to."""
+    if body.get("applyActionType") is not None and body["applyActionType"] not in APPLY_ACTION_TYPES:
+        _error(errors, "applyActionType", f'"{body["applyActionType"]}" is not a valid choice.')
+    emails = body.get("applyEmails")
+    if emails is not None and (
+        not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails)
+    ):
+        _error(errors, "applyEmails", "Enter a list of valid email addresses.")
 
 
 def _check_bool(body: dict[str, t.Any], field: str, errors: Errors) -> None:
@@ -683,7 +704,7 @@ class JobcaseAPI(SimulatedAPI):
         self.estimates: collections.Counter[tuple[str, str]] = collections.Counter()
 
     def _rng(self, kind: str, i: int) -> random.Random:
-        return random.Random(f"{self.seed}:{kind}:{i}")
+        return random.Random(f"{self.seed}:{kind}:{i}")  # noqa: S311 - seeded, reproducible fake data, no secret
 
     def _seed_company(self, k: int) -> dict[str, t.Any]:
         rng = self._rng("company", k)
@@ -901,7 +922,7 @@ class JobcaseAPI(SimulatedAPI):
     def _allow_method(self, request: Request, reading: str) -> None:
         """405 (DRF's wording) for a method the reading ``reading`` does not accept."""
         allowed = self.reading(reading)
-        if allowed != "both" and request.method != allowed:
+        if allowed not in {"both", request.method}:
             raise HTTPError(405, {"detail": f'Method "{request.method}" not allowed.'}, {"Allow": allowed})
 
     def _update_body(self, request: Request, existing: dict[str, t.Any], required: t.Iterable[str]) -> dict[str, t.Any]:
@@ -1004,7 +1025,7 @@ class JobcaseAPI(SimulatedAPI):
     def list_companies(self, request: Request) -> Response:
         offset, limit = _page_args(request)
         with self.lock:
-            count, page = self.companies.select(lambda c: True, Pattern(1, self.companies.seeded), offset, limit)
+            count, page = self.companies.select(lambda _: True, Pattern(1, self.companies.seeded), offset, limit)
             return json_response({"count": count, "results": [self.render_company(c) for c in page]})
 
     @route("POST", "/company/")
@@ -1103,22 +1124,12 @@ class JobcaseAPI(SimulatedAPI):
         _check_url(body, "applyUrl", errors)
         _check_bool(body, "isConfidential", errors)
         _check_bool(body, "resumeRequired", errors)
-        if body.get("applyActionType") is not None and body["applyActionType"] not in APPLY_ACTION_TYPES:
-            _error(errors, "applyActionType", f'"{body["applyActionType"]}" is not a valid choice.')
-        emails = body.get("applyEmails")
-        if emails is not None and (
-            not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails)
-        ):
-            _error(errors, "applyEmails", "Enter a list of valid email addresses.")
+        _check_apply_channels(body, errors)
         if body.get("jobAttributes") is not None and not isinstance(body["jobAttributes"], dict):
             _error(errors, "jobAttributes", "Expected a dictionary of items.")
         start = _check_when(body, "startDate", errors)
         end = _check_when(body, "endDate", errors)
-        ad_number = body.get("adNumber")
-        if not _blank(ad_number) and self.reading("uniqueness") == "enforced":
-            owner = self.jobs.find(str(ad_number))
-            if owner is not None and (existing is None or owner != existing["id"]):
-                _error(errors, "adNumber", "job with this adNumber already exists.")
+        self._check_unique_ad_number(body, existing, errors)
         products = campaign = None
         if existing is None:  # products and campaignId only on create (the update table lists neither)
             products = self._check_products(body.get("products"), errors)
@@ -1146,6 +1157,15 @@ class JobcaseAPI(SimulatedAPI):
             job["products"] = products or []
             job["_campaignId"] = campaign["id"] if campaign else None
         return job
+
+    def _check_unique_ad_number(
+        self, body: dict[str, t.Any], existing: dict[str, t.Any] | None, errors: Errors
+    ) -> None:
+        ad_number = body.get("adNumber")
+        if not _blank(ad_number) and self.reading("uniqueness") == "enforced":
+            owner = self.jobs.find(str(ad_number))
+            if owner is not None and (existing is None or owner != existing["id"]):
+                _error(errors, "adNumber", "job with this adNumber already exists.")
 
     def _add_job_to_campaign(self, campaign: dict[str, t.Any], job_id: int) -> None:
         if job_id not in campaign["jobs"]:
@@ -1268,19 +1288,9 @@ class JobcaseAPI(SimulatedAPI):
             budget = _money(body["budget"], "budget", MIN_CAMPAIGN_BUDGET, errors)
         if existing is not None and body.get("addBudget") is not None:
             add = _money(body["addBudget"], "addBudget", MIN_ADD_BUDGET, errors)
-        jobs = flat_codes(body.get("jobs"))
-        if jobs is not None:
-            if len(jobs) > MAX_CAMPAIGN_JOBS:
-                _error(errors, "jobs", f"Ensure this field has no more than {MAX_CAMPAIGN_JOBS} elements.")
-            for job_id in jobs:
-                if isinstance(job_id, bool) or not isinstance(job_id, int) or self.jobs.get(job_id) is None:
-                    _error(errors, "jobs", f'Invalid pk "{job_id}" - object does not exist.')
+        jobs = self._check_campaign_jobs(body, errors)
+        self._check_unique_campaign_name(body, existing, errors)
         name = body.get("name")
-        unique = self.reading("uniqueness") == "enforced"
-        if unique and not _blank(name) and isinstance(body.get("companyId"), int):
-            owner = self.campaigns.find((body["companyId"], str(name).strip().lower()))
-            if owner is not None and (existing is None or owner != existing["id"]):
-                _error(errors, "name", "campaign with this name already exists for this company.")
         if errors:
             raise HTTPError(400, errors)
         campaign = (
@@ -1310,6 +1320,27 @@ class JobcaseAPI(SimulatedAPI):
         if add is not None:
             campaign["budget"] = campaign["budget"] + add
         return campaign
+
+    def _check_campaign_jobs(self, body: dict[str, t.Any], errors: Errors) -> list[t.Any] | None:
+        """The ``jobs`` of a campaign body (flattened), each the id of a job that exists."""
+        jobs = flat_codes(body.get("jobs"))
+        if jobs is not None:
+            if len(jobs) > MAX_CAMPAIGN_JOBS:
+                _error(errors, "jobs", f"Ensure this field has no more than {MAX_CAMPAIGN_JOBS} elements.")
+            for job_id in jobs:
+                if isinstance(job_id, bool) or not isinstance(job_id, int) or self.jobs.get(job_id) is None:
+                    _error(errors, "jobs", f'Invalid pk "{job_id}" - object does not exist.')
+        return jobs
+
+    def _check_unique_campaign_name(
+        self, body: dict[str, t.Any], existing: dict[str, t.Any] | None, errors: Errors
+    ) -> None:
+        name = body.get("name")
+        unique = self.reading("uniqueness") == "enforced"
+        if unique and not _blank(name) and isinstance(body.get("companyId"), int):
+            owner = self.campaigns.find((body["companyId"], str(name).strip().lower()))
+            if owner is not None and (existing is None or owner != existing["id"]):
+                _error(errors, "name", "campaign with this name already exists for this company.")
 
     def _campaign_selection(self, request: Request) -> tuple[t.Callable[[dict[str, t.Any]], bool], Pattern]:
         status = _status_arg(request, self.campaign_statuses)

@@ -71,7 +71,7 @@ APP_NAME_RULE = "must start with a letter and be at most 10 letters or digits"
 # -- not in the document: PCRecruiter's public REST API (each one a sandbox assumption) -----------------------
 #: ``GET access-token?DatabaseId=&Username=&Password=&AppId=&ApiKey=`` -> ``{"SessionId": ...}``, then
 #: ``Authorization: BEARER <SessionId>``.
-ACCESS_TOKEN_PATH = "access-token"
+ACCESS_TOKEN_PATH = "access-token"  # noqa: S105 - the endpoint's path, not a password
 SESSION_ID_KEY = "SessionId"
 AUTH_SCHEME = "BEARER"
 #: 401 bodies, in the ASP.NET Web API wording PCRecruiter's REST service answers with.
@@ -475,7 +475,7 @@ class PCRecruiterAPI(SimulatedAPI):
 
     # -- seeded data ------------------------------------------------------------------------------------
     def generate(self, entity: str, index: int) -> dict[str, t.Any]:
-        rng = random.Random(f"{self.seed}:{entity}:{index}")
+        rng = random.Random(f"{self.seed}:{entity}:{index}")  # noqa: S311 - seeded, reproducible fake data, no secret
         entered = _EPOCH + dt.timedelta(minutes=37 * index)
         city, state = rng.choice(_CITIES)
         common = {
@@ -559,7 +559,7 @@ class PCRecruiterAPI(SimulatedAPI):
         return json_response({SESSION_ID_KEY: session_id})
 
     # -- change log -------------------------------------------------------------------------------------
-    def before_dispatch(self, request: Request) -> None:
+    def before_dispatch(self, request: Request) -> None:  # noqa: ARG002 - the SimulatedAPI hook's signature
         with self.lock:
             self._prune()
 
@@ -707,7 +707,7 @@ class PCRecruiterAPI(SimulatedAPI):
             conditions = parse_query(query, FIELDS[entity]) if query.strip() else []
             tracking = self._tracking(request)
             if tracking is None or tracking[0] == "get":
-                rows, total = self._listing(entity, fields, query, conditions, per_page, page)
+                rows, total = self._listing(entity, fields, query, conditions, per_page=per_page, page=page)
             else:
                 if tracking[0] == "version":
                     since: int | None = tracking[1]
@@ -715,7 +715,14 @@ class PCRecruiterAPI(SimulatedAPI):
                     pull = self._app(request, *tracking[1], on_null=False)
                     since = pull.since if pull is not None else None
                 rows, total = self._change_page(
-                    entity, since, self._operations(request), fields, query, conditions, per_page, page
+                    entity,
+                    since,
+                    self._operations(request),
+                    fields=fields,
+                    query=query,
+                    conditions=conditions,
+                    per_page=per_page,
+                    page=page,
                 )
             headers = {TRACKING_HEADER: str(self.version)} if tracking is not None else {}
             return json_response({TOTAL_KEY: total, RESULTS_KEY: rows}, headers=headers)
@@ -737,7 +744,14 @@ class PCRecruiterAPI(SimulatedAPI):
         return {f: record.get(f) for f in fields}
 
     def _listing(
-        self, entity: str, fields: tuple[str, ...], query: str, conditions: list[Condition], per_page: int, page: int
+        self,
+        entity: str,
+        fields: tuple[str, ...],
+        query: str,
+        conditions: list[Condition],
+        *,
+        per_page: int,
+        page: int,
     ) -> tuple[list[dict[str, t.Any]], int]:
         """A plain listing, ordered by primary key (no change tracking)."""
         store = self.stores[entity]
@@ -759,6 +773,7 @@ class PCRecruiterAPI(SimulatedAPI):
         entity: str,
         since: int | None,
         ops: str,
+        *,
         fields: tuple[str, ...],
         query: str,
         conditions: list[Condition],
@@ -770,7 +785,7 @@ class PCRecruiterAPI(SimulatedAPI):
             # App name seen for the first time: every record, as an insert.
             if INSERT not in ops:
                 return [], 0
-            return self._listing(entity, fields, query, conditions, per_page, page)
+            return self._listing(entity, fields, query, conditions, per_page=per_page, page=page)
         self._check_version(since)
         cache_key = (entity, since, ops, query.strip().lower())
         changes = self._change_cache.get(cache_key)

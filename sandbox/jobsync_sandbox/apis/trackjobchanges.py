@@ -233,7 +233,7 @@ class TrackJobChangesAPI(SimulatedAPI):
         return person["firstname"].lower(), person["lastname"].lower(), person["email"]
 
     def _seeded_employments(self, cid: int) -> list[dict[str, t.Any]]:
-        rng = random.Random(self.seed * 1_000_003 + cid)
+        rng = random.Random(self.seed * 1_000_003 + cid)  # noqa: S311 - seeded, reproducible fake data, no secret
         first, last, applied_with = self._person(cid, rng)
         count = self.employments_per_connection
         year = 2000 + rng.randrange(0, 8)
@@ -261,7 +261,7 @@ class TrackJobChangesAPI(SimulatedAPI):
         return rows
 
     def _seeded_connection(self, cid: int) -> dict[str, t.Any]:
-        rng = random.Random(self.seed * 1_000_003 + cid)
+        rng = random.Random(self.seed * 1_000_003 + cid)  # noqa: S311 - seeded, reproducible fake data, no secret
         first, last, _ = self._person(cid, rng)
         created = _CONNECTIONS_EPOCH + dt.timedelta(minutes=cid, milliseconds=rng.randrange(1000))
         checked = created + dt.timedelta(days=rng.randrange(1, 400), seconds=rng.randrange(86400))
@@ -383,7 +383,7 @@ class TrackJobChangesAPI(SimulatedAPI):
         return self.seeded_pings + len(self.ping_ms)
 
     def _seeded_ping(self, index: int) -> dict[str, t.Any]:
-        rng = random.Random(self.seed * 7919 + index)
+        rng = random.Random(self.seed * 7919 + index)  # noqa: S311 - seeded, reproducible fake data, no secret
         handler = rng.choice(("list_connections", "search_connections", "get_connection", "create_connection"))
         endpoint, controller, id_param = _ENDPOINTS[handler]
         params: dict[str, t.Any] = {}
@@ -440,10 +440,7 @@ class TrackJobChangesAPI(SimulatedAPI):
 
     def authenticate(self, request: Request) -> None:
         # Assumption: a key in the query string wins over the header (Rails `params[:key] || header`).
-        if "key" in request.query:
-            key = request.arg("key") or ""
-        else:
-            key = request.header("key") or ""
+        key = (request.arg("key") if "key" in request.query else request.header("key")) or ""
         if not key:
             raise _error(401, "Missing API key: send `key` as a query parameter or a header.")
         expected = str(self.credentials.get("api_key") or "")

@@ -213,7 +213,7 @@ def seeded_person(seed: int, index: int) -> dict[str, str]:
 
     Email rule: ``<first>.<last>.<index>@example.com`` in lower case.
     """
-    rng = random.Random(f"jobsync-person:{seed}:{index}")
+    rng = random.Random(f"jobsync-person:{seed}:{index}")  # noqa: S311 - seeded, reproducible fake data, no secret
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     return {"firstname": first, "lastname": last, "email": f"{first}.{last}.{index}@example.com".lower()}
 
@@ -287,7 +287,7 @@ class WorkableAPI(SimulatedAPI):
 
     # -- seeded data ----------------------------------------------------------------------
     def seeded(self, index: int) -> dict[str, t.Any]:
-        rng = random.Random(f"workable:{self.seed}:{index}")
+        rng = random.Random(f"workable:{self.seed}:{index}")  # noqa: S311 - seeded, reproducible fake data, no secret
         person = seeded_person(self.seed, index)
         cid = self.candidate_id(index)
         created = SEED_EPOCH + dt.timedelta(minutes=37 * index)
@@ -493,6 +493,16 @@ class WorkableAPI(SimulatedAPI):
                 if fields[key] is not None and not isinstance(fields[key], str):
                     errors.add(key, "must be a string")
                 candidate[key] = fields[key]
+        self._apply_lists(candidate, fields, errors, strict=strict)
+        self._apply_files(candidate, fields, errors)
+        errors.raise_if_any()
+        candidate["updated_at"] = isoformat(self.clock.now())
+        return candidate
+
+    def _apply_lists(
+        self, candidate: dict[str, t.Any], fields: t.Mapping[str, t.Any], errors: _Errors, *, strict: bool
+    ) -> None:
+        """The array fields: each one sent replaces the candidate's whole array (PUT semantics)."""
         entries = (
             ("education_entries", EDUCATION_FIELDS, "school"),
             ("experience_entries", EXPERIENCE_FIELDS, "title"),
@@ -500,7 +510,13 @@ class WorkableAPI(SimulatedAPI):
         for key, entry_fields, required in entries:
             if key in fields:
                 candidate[key] = self._put_entries(
-                    key, candidate[key], fields[key], entry_fields, required, errors, strict=strict
+                    key,
+                    candidate[key],
+                    fields[key],
+                    entry_fields=entry_fields,
+                    required=required,
+                    errors=errors,
+                    strict=strict,
                 )
         if "social_profiles" in fields:
             candidate["social_profiles"] = self._put_social_profiles(fields["social_profiles"], errors, strict=strict)
@@ -508,10 +524,6 @@ class WorkableAPI(SimulatedAPI):
             candidate["tags"] = self._string_list("tags", fields["tags"], errors)
         if "skills" in fields:
             candidate["skills"] = [{"name": s} for s in self._string_list("skills", fields["skills"], errors)]
-        self._apply_files(candidate, fields, errors)
-        errors.raise_if_any()
-        candidate["updated_at"] = isoformat(self.clock.now())
-        return candidate
 
     @staticmethod
     def _apply_names(candidate: dict[str, t.Any], fields: t.Mapping[str, t.Any], errors: _Errors) -> None:
@@ -535,10 +547,10 @@ class WorkableAPI(SimulatedAPI):
         key: str,
         current: list[dict[str, t.Any]],
         value: t.Any,
+        *,
         entry_fields: tuple[str, ...],
         required: str,
         errors: _Errors,
-        *,
         strict: bool = True,
     ) -> list[dict[str, t.Any]]:
         if not isinstance(value, list):
@@ -636,6 +648,12 @@ class WorkableAPI(SimulatedAPI):
     # -- resume and image ----------------------------------------------------------------------------
     def _apply_files(self, candidate: dict[str, t.Any], fields: t.Mapping[str, t.Any], errors: _Errors) -> None:
         base = f"{FILES_HOST}/{self.credentials.get('subdomain', 'sandbox')}/candidates/{candidate['id']}"
+        self._apply_resume(candidate, fields, errors, base)
+        self._apply_image(candidate, fields, errors, base)
+
+    def _apply_resume(
+        self, candidate: dict[str, t.Any], fields: t.Mapping[str, t.Any], errors: _Errors, base: str
+    ) -> None:
         if "resume" in fields and "resume_url" in fields:
             errors.add("resume", "and resume_url are alternatives: send one")
         elif "resume" in fields:
@@ -651,6 +669,9 @@ class WorkableAPI(SimulatedAPI):
                 candidate["resume_file"] = {"name": name, "size": None, "source": "url", "url": fields["resume_url"]}
                 candidate["resume_url"] = f"{base}/resume/{quote(name)}"
 
+    def _apply_image(
+        self, candidate: dict[str, t.Any], fields: t.Mapping[str, t.Any], errors: _Errors, base: str
+    ) -> None:
         source = fields.get("image_source")
         if source is not None and source not in IMAGE_SOURCES:
             errors.add("image_source", f"{source!r} is not a supported source")
@@ -727,7 +748,7 @@ class WorkableAPI(SimulatedAPI):
         cid = self.candidate_id(index)
         subdomain = self.credentials.get("subdomain", "sandbox")
         candidate: dict[str, t.Any] = {
-            **{k: None for k in (*STRING_FIELDS, "texting_consent", "domain", "resume_url", "image_url")},
+            **dict.fromkeys((*STRING_FIELDS, "texting_consent", "domain", "resume_url", "image_url")),
             "id": cid,
             "firstname": person["firstname"],
             "lastname": person["lastname"],

@@ -230,7 +230,8 @@ def _same_search(record: t.Mapping[str, t.Any], search: str, location: str | Non
 
 
 def md5_of(email: str) -> str:
-    return hashlib.md5(email.strip().lower().encode("utf-8")).hexdigest()
+    """The document's "MD5 hash" of a subscriber's address: an identifier, not a protection."""
+    return hashlib.md5(email.strip().lower().encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 class ZipRecruiterAPI(SimulatedAPI):
@@ -277,7 +278,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         return index if got_kind == kind else None
 
     def _rng(self, *parts: t.Any) -> random.Random:
-        return random.Random(":".join(map(str, (self.seed, *parts))))
+        return random.Random(":".join(map(str, (self.seed, *parts))))  # noqa: S311 - seeded, reproducible fake data, no secret
 
     @property
     def subscriber_count(self) -> int:
@@ -446,7 +447,7 @@ class ZipRecruiterAPI(SimulatedAPI):
         if user != self.credentials["api_key"]:
             raise _error(403, "unauthorized", "An unknown API key was received.")
 
-    def before_dispatch(self, request: Request) -> None:
+    def before_dispatch(self, request: Request) -> None:  # noqa: ARG002 - the SimulatedAPI hook's signature
         with self.lock:
             self._complete_due_batches()
 
@@ -488,8 +489,8 @@ class ZipRecruiterAPI(SimulatedAPI):
         # comma: the first parameter, split on commas; repeated: one name per parameter, taken whole.
         wanted = str(values[0]).split(",") if reading == "comma" else values
         names = []
-        for name in (n.strip() for n in wanted):
-            name = "email" if name == "email_md5" else name  # the examples' name for it
+        for sent in wanted:
+            name = "email" if sent.strip() == "email_md5" else sent.strip()  # the examples' name for it
             if name not in known:
                 raise _error(400, "invalid_properties", f"Unknown property {name!r}")
             if name and name not in names:
@@ -880,7 +881,11 @@ class ZipRecruiterAPI(SimulatedAPI):
         if rows and rows[0] and rows[0][0].strip().lower() == "email":
             # An optional header row (the document's example has none); unknown names are ignored.
             columns = tuple(cell.strip().lower() for cell in rows.pop(0))
-        return [{name: cell for name, cell in zip(columns, row) if name in known and cell.strip()} for row in rows]
+        # Not strict: a row may stop short (its missing columns are left out) or run long (extra cells ignored).
+        return [
+            {name: cell for name, cell in zip(columns, row, strict=False) if name in known and cell.strip()}
+            for row in rows
+        ]
 
     # -- tests' view ---------------------------------------------------------------------------------------------
     def dump(self) -> dict[str, t.Any]:
