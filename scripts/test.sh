@@ -7,6 +7,7 @@
 #   PostgreSQL      Debian's package, when missing and running as root     (for target-postgres)
 # What cannot be installed is said here, with the reason; the tests that need it then skip
 # with the same reason (under CI=true they fail instead: CI must run them).
+# Then the code checks (scripts/lint.sh: ruff check, ruff format --check, mypy strict), then pytest.
 # Extra arguments go to pytest. JOBSYNC_SKIP_MELTANO=1 skips the Meltano install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,5 +71,10 @@ else
   step "PostgreSQL is not installed and this is not root (or has no apt-get): the PostgreSQL tests will skip." \
     "Install it with: sudo apt-get install postgresql"
 fi
+
+# -- code checks: ruff (lint and format) and mypy strict; any finding fails (scripts/lint.sh) ---------------
+start=$(seconds)
+bash scripts/lint.sh
+step "code checks passed ($(( $(seconds) - start ))s)"
 
 exec .venv/bin/python -m pytest "$@"
