@@ -524,35 +524,6 @@ class ServiceClient:
         self._counts_lock = threading.Lock()
         self.calls: dict[str, int] = {}
 
-    @classmethod
-    def for_service(
-        cls,
-        config: t.Mapping[str, t.Any],
-        *,
-        key: str,
-        name: str,
-        base_url: str,
-        auth_settings: t.Sequence[str],
-        default_requests_per_minute: float | None,
-        headers: t.Mapping[str, str] | None = None,
-        auth: t.Any = None,
-        logger: logging.Logger | None = None,
-        base_url_setting: str | None = None,
-        **kwargs: t.Any,
-    ) -> t.Self:
-        """A client for service ``key`` with the policy, shared limiter and timeout the config asks for."""
-        http = ServiceHttp.for_service(
-            config,
-            key=key,
-            name=name,
-            auth_settings=auth_settings,
-            default_requests_per_minute=default_requests_per_minute,
-            logger=logger,
-        )
-        if base_url_setting is None:
-            base_url_setting = f"{key}_base_url"
-        return cls(http, base_url, headers=headers, auth=auth, base_url_setting=base_url_setting, **kwargs)
-
     @property
     def policy(self) -> HttpPolicy:
         return self.http.policy
