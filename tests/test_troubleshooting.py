@@ -110,6 +110,10 @@ SCENARIOS: dict[str, t.Callable[[Case], str]] = {
     "a base URL that is not http(s)": lambda c: c.tap(jobcase_base_url="ftp://example.com"),
     "wrong credentials": lambda c: c.tap(jobcase_api_key="not-the-key"),
     "nothing listens at the base URL": lambda c: c.tap(jobcase_base_url="http://127.0.0.1:9/api"),
+    "a host name that does not resolve": lambda c: c.tap(jobcase_base_url="https://jobsync-test.invalid/api"),
+    "https to a server that does not speak TLS": lambda c: c.tap(
+        jobcase_base_url=c.sandbox.base_urls["jobcase"].replace("http://", "https://")
+    ),
     "a mistyped base URL path": lambda c: c.target(
         companies_input(), jobcase_base_url=c.sandbox.base_urls["jobcase"].replace("/v1", "/v2")
     ),
