@@ -29,6 +29,9 @@ Plugins (:class:`TapInternals`, :class:`TargetInternals`):
    and ``state_confirmed()`` follows it.
 10. ``Target.drain_one`` is marked final, yet every drain passes through it (a STATE, the end
     of input, a full sink, singer-sdk's parallel ``drain_all``): ``drain_sink()`` wraps it.
+11. ``Tap.sync_all`` is marked final: ``before_sync_all()`` runs first (the preflight check).
+12. ``SingerReader._process_unknown_message``: what a target's reader does with a message of an
+    unknown type (singer-sdk: a warning); ``unknown_message()`` (:class:`ReaderInternals`).
 11. ``Tap.sync_all`` is marked final and has no hook before a run's first message:
     ``before_sync_all()`` runs there.
 """
@@ -50,6 +53,7 @@ from singer_sdk.helpers._typing import (  # touch 6
     is_uniform_list,
 )
 from singer_sdk.helpers._util import utc_now  # touch 6
+from singer_sdk.io_base import SingerReader
 from typing_extensions import override
 
 if t.TYPE_CHECKING:
@@ -57,6 +61,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.sinks import Sink
 
 __all__ = [
+    "ReaderInternals",
     "StreamInternals",
     "TapInternals",
     "TargetInternals",
@@ -143,6 +148,18 @@ class TapInternals(Tap):
     def sync_all(self) -> None:  # type: ignore[misc]  # final in singer-sdk: touch 11
         self.before_sync_all()
         super().sync_all()
+
+
+class ReaderInternals(SingerReader):
+    """The target's input reader hook (touch 12)."""
+
+    def unknown_message(self, message_dict: dict[str, t.Any]) -> None:
+        """A message whose type singer-sdk does not know (default: singer-sdk's own handling)."""
+        super()._process_unknown_message(message_dict)
+
+    @override
+    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
+        self.unknown_message(message_dict)
 
 
 class TargetInternals(Target):

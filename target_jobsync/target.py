@@ -14,7 +14,6 @@ from singer_sdk import Target
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError, MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import TargetCapabilities
-from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 from typing_extensions import override
@@ -22,7 +21,7 @@ from typing_extensions import override
 from jobsync_common import settings_groups, stopping
 from jobsync_common.cli import register_run, run_plugin_cli
 from jobsync_common.errors import ConfigError, JobSyncError, invalid_settings
-from jobsync_common.sdk_internals import TargetInternals
+from jobsync_common.sdk_internals import ReaderInternals, TargetInternals
 from jobsync_common.settings import http_tuning_properties, register_config_secrets
 from target_jobsync import connection_test
 from target_jobsync.dead_letters import DEAD_LETTER_SETTING, DeadLetters
@@ -65,7 +64,7 @@ class _RecordBeforeSchemaError(InputLineError, RecordsWithoutSchemaException): .
 class _MissingKeyError(InputLineError, MissingKeyPropertiesError): ...
 
 
-class NumberedSingerReader(SingerReader):
+class NumberedSingerReader(ReaderInternals):
     """singer-sdk's reader; a bad input line fails the run in one line naming its number."""
 
     @override
@@ -102,7 +101,7 @@ class NumberedSingerReader(SingerReader):
         return message
 
     @override
-    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
+    def unknown_message(self, message_dict: dict[str, t.Any]) -> None:
         msg = f"unknown Singer message type {message_dict.get('type')!r}"
         raise InvalidInputLine(msg)
 

@@ -274,3 +274,17 @@ def test_touch_11_a_command_line_run_passes_the_hook_before_its_first_message(ca
     MiniTap.invoke()  # what `tap-mini` runs, once click has parsed its options
     assert seen == ["hook, 0 characters written before it", "records"]
     assert len(of([json.loads(line) for line in capsys.readouterr().out.splitlines()], "RECORD", "parents")) == 2
+
+
+def test_touch_12_a_message_of_unknown_type_reaches_the_readers_hook():
+    seen: list[dict[str, t.Any]] = []
+
+    class Reader(internals.ReaderInternals):
+        def unknown_message(self, message_dict: dict[str, t.Any]) -> None:
+            seen.append(message_dict)
+
+    class MiniTarget(_mini_target_class(calls=[])):  # type: ignore[misc]
+        message_reader_class = Reader
+
+    MiniTarget(config={}).listen(io.StringIO('{"type": "NOT_A_TYPE", "stream": "x"}\n'))
+    assert seen == [{"type": "NOT_A_TYPE", "stream": "x"}]
